@@ -1,0 +1,268 @@
+"""The dialogue policy: a pure function of (state, event) -> (new state, actions).
+
+The same policy drives a text chat and a phone call. The matcher runs before the policy:
+events carry its decision, so the policy does no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from voicebot.events import Candidate, Decision
+from voicebot.knowledge import KnowledgeBase
+
+Phase = Literal["start", "listening", "clarifying", "after_answer", "ended"]
+
+# --- events the policy reacts to ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConversationStarted:
+    """The caller is on the line."""
+
+
+@dataclass(frozen=True)
+class CallerSaid:
+    """A final utterance with the matcher's decision; `choice` is set while clarifying."""
+
+    text: str
+    decision: Decision
+    choice: Candidate | None = None
+
+
+@dataclass(frozen=True)
+class KeyPressed:
+    """A DTMF key."""
+
+    digit: str
+
+
+@dataclass(frozen=True)
+class InternalFailure:
+    """Something inside broke (an engine raised): apologise and hand over."""
+
+    detail: str
+
+
+PolicyEvent = ConversationStarted | CallerSaid | KeyPressed | InternalFailure
+
+# --- actions the policy asks for ------------------------------------------------------
+
+SayKind = Literal["greeting", "answer", "prompt", "clarify", "goodbye", "transfer", "apology"]
+
+
+@dataclass(frozen=True)
+class Say:
+    """Speak (or print) this text."""
+
+    text: str
+    kind: SayKind
+    entry_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Escalate:
+    """Hand the conversation to a person of `topic`'s queue."""
+
+    reason: str
+    topic: str | None
+
+
+@dataclass(frozen=True)
+class EndConversation:
+    """Politely finish."""
+
+    reason: str
+
+
+Action = Say | Escalate | EndConversation
+
+
+@dataclass(frozen=True)
+class DialogueState:
+    """Where the conversation is."""
+
+    phase: Phase = "start"
+    misses: int = 0
+    clarify_options: tuple[str, ...] = ()
+    clarify_attempts: int = 0
+    answered: tuple[str, ...] = ()
+    last_topic: str | None = None
+
+
+# Escalation reasons (stable strings: stored with calls, shown in reports).
+REASON_CALLER_REQUEST = "caller_request"
+REASON_ENTRY = "entry_requires_operator"
+REASON_NOT_UNDERSTOOD = "not_understood"
+REASON_INTERNAL_ERROR = "internal_error"
+
+_OPERATOR_REQUEST = re.compile(
+    r"\bоператор\w*|\bживо\w* (?:человек|сотрудник)\w*|\bс человеком\b"
+    r"|\b(?:соедин|перевед|переключ|позов|позвать|дайте|поговорить|свяжите)\w*"
+    r"(?: \w+){0,3} (?:человек|специалист|сотрудник|консультант|менеджер)\w*"
+)
+_CLOSING_WORDS = frozenset(
+    "нет неа не все всё ничего больше спасибо большое огромное до свидания пока всего доброго "
+    "хорошо понятно ясно отлично благодарю ок окей ладно вопросов нету надо нужно уже".split()
+)
+_CLOSING_MARKERS = frozenset(
+    "нет неа ничего свидания пока спасибо благодарю доброго все всё".split()
+)
+_YES_WORDS = frozenset("да ага угу конечно есть еще ещё один вопрос хорошо можно давайте".split())
+_FIRST = frozenset("первое первый первую первая первого".split())
+_SECOND = frozenset("второе второй вторую вторая второго последнее последний".split())
+_NEITHER = re.compile(r"\bни то ни (?:другое|то)\b|\bдругое\b|\bнет\b")
+
+
+def plain_words(text: str) -> list[str]:
+    """Lowercase words without punctuation, ё as е: for keyword intents."""
+    return re.sub(r"[^\w\s]", " ", text.lower().replace("ё", "е")).split()
+
+
+def wants_operator(text: str) -> bool:
+    """The caller asks for a person («оператор», «живой человек», «соедините со специалистом»)."""
+    return bool(_OPERATOR_REQUEST.search(" ".join(plain_words(text))))
+
+
+def is_closing(text: str) -> bool:
+    """The caller has nothing more («нет, спасибо», «всё, до свидания»)."""
+    words = set(plain_words(text))
+    return bool(words) and words <= _CLOSING_WORDS and bool(words & _CLOSING_MARKERS)
+
+
+def is_yes(text: str) -> bool:
+    """A bare «да» / «есть ещё вопрос» without the question itself."""
+    words = set(plain_words(text))
+    return bool(words) and words <= _YES_WORDS
+
+
+class DialoguePolicy:
+    """The first-line conversation rules for one knowledge base."""
+
+    def __init__(
+        self, kb: KnowledgeBase, *, max_misses: int = 2, max_clarify_attempts: int = 2
+    ) -> None:
+        """`max_misses` consecutive non-understood utterances escalate."""
+        self.kb = kb
+        self.prompts = kb.config.prompts
+        self.max_misses = max_misses
+        self.max_clarify_attempts = max_clarify_attempts
+
+    def step(self, state: DialogueState, event: PolicyEvent) -> tuple[DialogueState, list[Action]]:
+        """Apply one event; return the new state and what to do."""
+        if state.phase == "ended":
+            return state, []
+        if isinstance(event, ConversationStarted):
+            return replace(state, phase="listening"), [Say(self.kb.config.greeting, "greeting")]
+        if isinstance(event, InternalFailure):
+            return self._escalate(state, REASON_INTERNAL_ERROR, state.last_topic, apology=True)
+        if isinstance(event, KeyPressed):
+            if event.digit == "0":
+                return self._escalate(state, REASON_CALLER_REQUEST, state.last_topic)
+            return state, []
+        return self._on_utterance(state, event)
+
+    def _on_utterance(
+        self, state: DialogueState, event: CallerSaid
+    ) -> tuple[DialogueState, list[Action]]:
+        if wants_operator(event.text):
+            return self._escalate(
+                state, REASON_CALLER_REQUEST, self._topic_hint(state, event.decision)
+            )
+        if is_closing(event.text) and state.phase != "clarifying":
+            return replace(state, phase="ended"), [
+                Say(self.prompts.goodbye, "goodbye"),
+                EndConversation("caller_finished"),
+            ]
+        if state.phase == "clarifying":
+            return self._on_clarification(state, event)
+        if not event.decision.candidates and not plain_words(event.text):
+            return state, [Say(self.prompts.listening, "prompt")]
+        if state.phase == "after_answer" and is_yes(event.text):
+            return replace(state, phase="listening"), [Say(self.prompts.listening, "prompt")]
+        return self._on_decision(state, event.decision)
+
+    def _on_decision(
+        self, state: DialogueState, decision: Decision
+    ) -> tuple[DialogueState, list[Action]]:
+        if decision.kind == "answer" and decision.entry_id is not None:
+            return self._answer(state, decision.entry_id)
+        if decision.kind == "clarify" and len(decision.candidates) >= 2:
+            first, second = (self.kb.entry(c.entry_id) for c in decision.candidates[:2])
+            question = self.prompts.clarify.format(
+                first=first.spoken_title, second=second.spoken_title
+            )
+            new_state = replace(
+                state, phase="clarifying", clarify_options=(first.id, second.id), clarify_attempts=0
+            )
+            return new_state, [Say(question, "clarify")]
+        return self._miss(state, decision)
+
+    def _on_clarification(
+        self, state: DialogueState, event: CallerSaid
+    ) -> tuple[DialogueState, list[Action]]:
+        words = set(plain_words(event.text))
+        options = state.clarify_options
+        if words & _FIRST:
+            return self._answer(state, options[0])
+        if words & _SECOND:
+            return self._answer(state, options[1])
+        if event.decision.kind == "answer" and event.decision.entry_id is not None:
+            return self._answer(state, event.decision.entry_id)
+        if (
+            event.choice is not None
+            and event.choice.entry_id in options
+            and not _NEITHER.search(" ".join(plain_words(event.text)))
+        ):
+            return self._answer(state, event.choice.entry_id)
+        attempts = state.clarify_attempts + 1
+        if attempts >= self.max_clarify_attempts:
+            topic = self.kb.entry(options[0]).topic if options else None
+            return self._escalate(state, REASON_NOT_UNDERSTOOD, topic)
+        return replace(state, clarify_attempts=attempts), [
+            Say(self.prompts.clarify_again, "prompt")
+        ]
+
+    def _answer(self, state: DialogueState, entry_id: str) -> tuple[DialogueState, list[Action]]:
+        entry = self.kb.entry(entry_id)
+        new_state = replace(
+            state,
+            phase="after_answer",
+            misses=0,
+            clarify_options=(),
+            clarify_attempts=0,
+            answered=(*state.answered, entry.id),
+            last_topic=entry.topic,
+        )
+        actions: list[Action] = [Say(entry.answer, "answer", entry.id)]
+        if entry.escalate:
+            escalated_state, escalation = self._escalate(new_state, REASON_ENTRY, entry.topic)
+            return escalated_state, actions + escalation
+        actions.append(Say(self.prompts.anything_else, "prompt"))
+        return new_state, actions
+
+    def _miss(self, state: DialogueState, decision: Decision) -> tuple[DialogueState, list[Action]]:
+        misses = state.misses + 1
+        if misses >= self.max_misses:
+            return self._escalate(state, REASON_NOT_UNDERSTOOD, self._topic_hint(state, decision))
+        new_state = replace(state, phase="listening", misses=misses, clarify_options=())
+        return new_state, [Say(self.prompts.not_understood, "prompt")]
+
+    def _topic_hint(self, state: DialogueState, decision: Decision) -> str | None:
+        if decision.candidates:
+            best = decision.candidates[0]
+            if best.score >= self.kb.config.thresholds.clarify:
+                return self.kb.entry(best.entry_id).topic
+        return state.last_topic
+
+    def _escalate(
+        self, state: DialogueState, reason: str, topic: str | None, *, apology: bool = False
+    ) -> tuple[DialogueState, list[Action]]:
+        say = (
+            Say(self.prompts.apology, "apology")
+            if apology
+            else Say(self.prompts.transfer, "transfer")
+        )
+        return replace(state, phase="ended"), [say, Escalate(reason, topic)]
