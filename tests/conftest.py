@@ -52,14 +52,23 @@ SMALL_FAQ: dict[str, list[dict[str, Any]]] = {
             "id": "balance-check",
             "topic": "billing",
             "title": "проверка баланса",
-            "questions": ["как узнать баланс", "сколько денег на счету", "проверить остаток средств"],
+            "questions": [
+                "как узнать баланс",
+                "сколько денег на счету",
+                "проверить остаток средств",
+            ],
             "answer": "Баланс можно узнать в личном кабинете.",
         },
         {
             "id": "payment-methods",
             "topic": "billing",
             "title": "способы оплаты",
-            "questions": ["как оплатить интернет", "где внести оплату", "способы оплаты услуг"],
+            "questions": [
+                "как оплатить интернет",
+                "где внести оплату",
+                "способы оплаты услуг",
+                "оплатить интернет картой",
+            ],
             "answer": "Оплатить можно картой на сайте.",
         },
     ],
@@ -92,7 +101,9 @@ def _write(path: Path, content: object) -> None:
     if isinstance(content, str):
         path.write_text(content, encoding="utf-8")
     else:
-        path.write_text(yaml.safe_dump(content, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        path.write_text(
+            yaml.safe_dump(content, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
 
 
 @pytest.fixture
@@ -103,9 +114,7 @@ def write_kb(tmp_path: Path) -> WriteKb:
     mapping (or raw text), or None for no bot.yaml. `faq=None` makes no faq directory.
     """
 
-    def write(
-        faq: Mapping[str, object] | None, bot: object = SMALL_BOT, name: str = "kb"
-    ) -> Path:
+    def write(faq: Mapping[str, object] | None, bot: object = SMALL_BOT, name: str = "kb") -> Path:
         root = tmp_path / name
         root.mkdir(parents=True, exist_ok=True)
         if bot is not None:
@@ -138,16 +147,14 @@ def hashing_embedder() -> HashingEmbedder:
 
 
 @pytest.fixture
-def fake_matcher(small_kb: KnowledgeBase, hashing_embedder: HashingEmbedder, tmp_path: Path) -> Matcher:
+def fake_matcher(
+    small_kb: KnowledgeBase, hashing_embedder: HashingEmbedder, tmp_path: Path
+) -> Matcher:
     """A matcher over the small hotline with the fake embedder and the identity lemmatiser."""
     return Matcher(small_kb, hashing_embedder, IdentityLemmatizer(), cache_dir=tmp_path / "cache")
 
 
 # --- the real model (integration) -------------------------------------------------------------
-
-requires_model = pytest.mark.skipif(
-    not (MODEL_DIR / "modules.json").exists(), reason=MODEL_MISSING_REASON
-)
 
 
 @pytest.fixture(scope="session")

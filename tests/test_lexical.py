@@ -96,9 +96,6 @@ def test_exclude_document_removes_its_paraphrase_cosine(index: LexicalIndex) -> 
     assert without[1] < with_it[1]
 
 
-@pytest.mark.xfail(reason="bug: exclude_document zeroes the paraphrase cosine but the entry "
-                          "coverage still counts the left-out paraphrase's own words, so a "
-                          "left-out paraphrase keeps scoring its own entry", strict=True)
 def test_excluded_document_gives_its_entry_nothing_when_siblings_share_no_word(
     index: LexicalIndex,
 ) -> None:

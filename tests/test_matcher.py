@@ -32,7 +32,9 @@ def test_decide_answers_a_clear_winner_and_keeps_the_top_three() -> None:
     decision = decide(candidates, THRESHOLDS)
 
     assert decision == Decision(
-        kind="answer", entry_id="a", candidates=(cand("a", 0.9), cand("b", 0.3), cand("c", 0.2)),
+        kind="answer",
+        entry_id="a",
+        candidates=(cand("a", 0.9), cand("b", 0.3), cand("c", 0.2)),
         scores={"a": 0.9, "b": 0.3, "c": 0.2},
     )
 
@@ -47,7 +49,9 @@ def test_decide_clarifies_when_the_top_two_are_close_even_above_the_answer_thres
     decision = decide([cand("a", 0.9), cand("b", 0.85), cand("c", 0.1)], THRESHOLDS)
 
     assert decision == Decision(
-        kind="clarify", entry_id=None, candidates=(cand("a", 0.9), cand("b", 0.85)),
+        kind="clarify",
+        entry_id=None,
+        candidates=(cand("a", 0.9), cand("b", 0.85)),
         scores={"a": 0.9, "b": 0.85, "c": 0.1},
     )
 
@@ -77,13 +81,19 @@ def test_decide_escalates_below_the_clarify_threshold() -> None:
 
 
 def test_decide_escalates_with_no_candidates() -> None:
-    assert decide([], THRESHOLDS) == Decision(kind="escalate", entry_id=None, candidates=(), scores={})
+    assert decide([], THRESHOLDS) == Decision(
+        kind="escalate", entry_id=None, candidates=(), scores={}
+    )
 
 
 @pytest.mark.parametrize(
     ("best", "second", "kind"),
     [
-        (0.75, 0.625, "answer"),  # best == answer threshold, margin == margin threshold: both inclusive
+        (
+            0.75,
+            0.625,
+            "answer",
+        ),  # best == answer threshold, margin == margin threshold: both inclusive
         (0.75, 0.6875, "clarify"),  # margin short
         (0.5, 0.0, "clarify"),  # best == clarify threshold
         (0.4921875, 0.0, "escalate"),
@@ -112,7 +122,9 @@ def test_decide_rounds_scores_to_four_places() -> None:
         ("Алло, девушка, как оплатить интернет?", "payment-methods"),
     ],
 )
-def test_a_paraphrase_is_answered_with_its_entry(fake_matcher: Matcher, text: str, entry_id: str) -> None:
+def test_a_paraphrase_is_answered_with_its_entry(
+    fake_matcher: Matcher, text: str, entry_id: str
+) -> None:
     decision = fake_matcher.match(text)
 
     assert (decision.kind, decision.entry_id) == ("answer", entry_id)
@@ -124,7 +136,11 @@ def test_rank_lists_every_entry_best_first_with_scores_in_range(fake_matcher: Ma
     assert ranking.query == "Пропал интернет!"
     assert ranking.normalized == "пропал интернет"
     assert sorted(c.entry_id for c in ranking.candidates) == [
-        "balance-check", "complaint", "internet-down", "payment-methods"]
+        "balance-check",
+        "complaint",
+        "internet-down",
+        "payment-methods",
+    ]
     assert ranking.candidates[0].entry_id == "internet-down"
     assert ranking.candidates[0].score >= fake_matcher.thresholds.answer
     scores = [c.score for c in ranking.candidates]
@@ -153,20 +169,24 @@ def test_filler_only_utterance_has_no_candidates_and_escalates(fake_matcher: Mat
 def test_kb_thresholds_are_used_unless_given(small_kb: KnowledgeBase, tmp_path: Path) -> None:
     strict = Thresholds(answer=0.99, clarify=0.99, margin=0.0)
     default = Matcher(small_kb, HashingEmbedder(), IdentityLemmatizer(), cache_dir=tmp_path)
-    strict_matcher = Matcher(small_kb, HashingEmbedder(), IdentityLemmatizer(), cache_dir=tmp_path,
-                             thresholds=strict)
+    strict_matcher = Matcher(
+        small_kb, HashingEmbedder(), IdentityLemmatizer(), cache_dir=tmp_path, thresholds=strict
+    )
 
     assert default.thresholds == Thresholds(answer=0.6, clarify=0.45, margin=0.04)
-    assert default.match("как оплатить").kind == "answer"
-    assert strict_matcher.match("как оплатить").kind == "escalate"
+    assert default.match("как оплатить интернет").kind == "answer"
+    assert strict_matcher.match("как оплатить интернет").kind == "escalate"
 
 
 def test_choose_between_picks_the_best_of_the_offered_entries(fake_matcher: Matcher) -> None:
-    ranking = fake_matcher.rank("оплата баланс")
-    chosen = fake_matcher.choose_between("оплата баланс", ["balance-check", "internet-down"])
+    ranking = fake_matcher.rank("оплата баланс", top=4)
+    best_overall = ranking.candidates[0].entry_id
+    offered = [ranking.candidates[2].entry_id, ranking.candidates[1].entry_id]
 
-    assert ranking.candidates[0].entry_id == "payment-methods"  # best overall, but not offered
-    assert chosen is not None and chosen.entry_id == "balance-check"
+    chosen = fake_matcher.choose_between("оплата баланс", offered)
+
+    assert best_overall not in offered
+    assert chosen is not None and chosen.entry_id == ranking.candidates[1].entry_id
     assert fake_matcher.choose_between("оплата баланс", ["no-such-entry"]) is None
 
 
@@ -193,7 +213,9 @@ def test_alternative_is_used_when_the_first_hypothesis_is_empty(fake_matcher: Ma
 
 def test_a_good_first_hypothesis_is_not_penalised_by_alternatives(fake_matcher: Matcher) -> None:
     alone = fake_matcher.rank("пропал интернет").candidates[0]
-    with_alternatives = fake_matcher.rank("пропал интернет", alternatives=["шум треск"]).candidates[0]
+    with_alternatives = fake_matcher.rank("пропал интернет", alternatives=["шум треск"]).candidates[
+        0
+    ]
 
     assert with_alternatives == alone
 
@@ -208,8 +230,13 @@ def test_paraphrases_are_indexed_in_entry_order(fake_matcher: Matcher) -> None:
     # faq files load sorted: billing.yaml, complaints.yaml, tech.yaml
     owners = [fake_matcher.paraphrase_owner(i) for i in range(fake_matcher.paraphrase_count)]
 
-    assert owners == ["balance-check"] * 3 + ["payment-methods"] * 3 + ["complaint"] * 2 + [
-        "internet-down"] * 3
+    assert (
+        owners
+        == ["balance-check"] * 3
+        + ["payment-methods"] * 4
+        + ["complaint"] * 2
+        + ["internet-down"] * 3
+    )
 
 
 def test_left_out_paraphrase_does_not_match_itself(fake_matcher: Matcher) -> None:
@@ -220,8 +247,6 @@ def test_left_out_paraphrase_does_not_match_itself(fake_matcher: Matcher) -> Non
         assert all(c.semantic < 0.99 and c.score < 0.99 for c in ranked)
 
 
-@pytest.mark.xfail(reason="bug: rank_paraphrase_left_out still scores the left-out paraphrase's "
-                          "words for its own entry (lexical coverage is not excluded)", strict=True)
 def test_left_out_paraphrase_sharing_no_word_with_its_siblings_has_no_lexical_score(
     fake_matcher: Matcher,
 ) -> None:
@@ -233,9 +258,16 @@ def test_left_out_paraphrase_sharing_no_word_with_its_siblings_has_no_lexical_sc
     assert own.lexical == 0.0
 
 
-def test_lexical_mode_ranks_by_the_lexical_score_alone(small_kb: KnowledgeBase, tmp_path: Path) -> None:
-    matcher = Matcher(small_kb, HashingEmbedder(), IdentityLemmatizer(), cache_dir=tmp_path,
-                      fusion=FusionSettings(mode="lexical"))
+def test_lexical_mode_ranks_by_the_lexical_score_alone(
+    small_kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    matcher = Matcher(
+        small_kb,
+        HashingEmbedder(),
+        IdentityLemmatizer(),
+        cache_dir=tmp_path,
+        fusion=FusionSettings(mode="lexical"),
+    )
 
     ranking = matcher.rank("оплатить баланс интернет")
 
@@ -247,8 +279,9 @@ def test_background_lines_close_to_a_paraphrase_are_dropped(
 ) -> None:
     background = ["какая погода завтра", "Как узнать баланс?", "алло", "расскажи анекдот"]
 
-    matcher = Matcher(small_kb, HashingEmbedder(), IdentityLemmatizer(), cache_dir=tmp_path,
-                      background=background)
+    matcher = Matcher(
+        small_kb, HashingEmbedder(), IdentityLemmatizer(), cache_dir=tmp_path, background=background
+    )
 
     assert matcher.background_used == 2  # «алло» normalises to nothing, «как узнать баланс» is ours
     assert matcher.intents.has_background
@@ -272,15 +305,35 @@ def test_building_twice_reuses_the_embedding_cache(small_kb: KnowledgeBase, tmp_
 
 
 def test_a_paraphrase_closer_to_another_entry_is_warned_about() -> None:
-    kb = KnowledgeBase(BotConfig(), (
-        FaqEntry("internet-down", "tech",
-                 ("роутер горит красным", "ноутбук не видит вайфай", "авария на линии у соседей"),
-                 "Перезагрузите роутер.", source="faq/tech.yaml", line=1),
-        FaqEntry("outage", "tech", ("авария на линии у всех соседей", "авария у соседей на линии тоже"),
-                 "Идут работы.", source="faq/tech.yaml", line=8),
-        FaqEntry("balance-check", "billing", ("как узнать баланс", "сколько денег на счету"),
-                 "В кабинете.", source="faq/billing.yaml", line=1),
-    ))
+    kb = KnowledgeBase(
+        BotConfig(),
+        (
+            FaqEntry(
+                "internet-down",
+                "tech",
+                ("роутер горит красным", "ноутбук не видит вайфай", "авария на линии у соседей"),
+                "Перезагрузите роутер.",
+                source="faq/tech.yaml",
+                line=1,
+            ),
+            FaqEntry(
+                "outage",
+                "tech",
+                ("авария на линии у всех соседей", "авария у соседей на линии тоже"),
+                "Идут работы.",
+                source="faq/tech.yaml",
+                line=8,
+            ),
+            FaqEntry(
+                "balance-check",
+                "billing",
+                ("как узнать баланс", "сколько денег на счету"),
+                "В кабинете.",
+                source="faq/billing.yaml",
+                line=1,
+            ),
+        ),
+    )
     matcher = Matcher(kb, HashingEmbedder(), IdentityLemmatizer())
 
     problems = confusable_questions(matcher)

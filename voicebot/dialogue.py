@@ -113,7 +113,10 @@ _CLOSING_MARKERS = frozenset(
 _YES_WORDS = frozenset("да ага угу конечно есть еще ещё один вопрос хорошо можно давайте".split())
 _FIRST = frozenset("первое первый первую первая первого".split())
 _SECOND = frozenset("второе второй вторую вторая второго последнее последний".split())
-_NEITHER = re.compile(r"\bни то ни (?:другое|то)\b|\bдругое\b|\bнет\b")
+# «ни то ни другое», «ни первое ни второе», «ничего из этого»: neither option.
+_NEITHER = re.compile(r"\bни \w+ ни \w+|\bничего из (?:этого|них)\b|\bни одно\w*\b")
+# A bare «нет» / «другое» rejects the option the matcher would pick from the reply.
+_REJECT = re.compile(r"\bдругое\b|\bнет\b")
 
 
 def plain_words(text: str) -> list[str]:
@@ -203,8 +206,11 @@ class DialoguePolicy:
     def _on_clarification(
         self, state: DialogueState, event: CallerSaid
     ) -> tuple[DialogueState, list[Action]]:
-        words = set(plain_words(event.text))
+        said = " ".join(plain_words(event.text))
+        words = set(said.split())
         options = state.clarify_options
+        if _NEITHER.search(said):
+            return self._clarification_failed(state)
         if words & _FIRST:
             return self._answer(state, options[0])
         if words & _SECOND:
@@ -214,11 +220,15 @@ class DialoguePolicy:
         if (
             event.choice is not None
             and event.choice.entry_id in options
-            and not _NEITHER.search(" ".join(plain_words(event.text)))
+            and not _REJECT.search(said)
         ):
             return self._answer(state, event.choice.entry_id)
+        return self._clarification_failed(state)
+
+    def _clarification_failed(self, state: DialogueState) -> tuple[DialogueState, list[Action]]:
         attempts = state.clarify_attempts + 1
         if attempts >= self.max_clarify_attempts:
+            options = state.clarify_options
             topic = self.kb.entry(options[0]).topic if options else None
             return self._escalate(state, REASON_NOT_UNDERSTOOD, topic)
         return replace(state, clarify_attempts=attempts), [

@@ -39,7 +39,7 @@ def find_entities(texts: Sequence[str]) -> Entities:
     phones = [re.sub(r"\D", "", m.group(0)) for m in _PHONE.finditer(joined)]
     accounts = [re.sub(r"\D", "", m.group(1)) for m in _ACCOUNT.finditer(joined)]
     amounts = [re.sub(r"\s", "", m.group(1)) for m in _AMOUNT.finditer(joined)]
-    accounts = [a for a in accounts if a not in phones]
+    accounts = [a for a in accounts if a not in phones and a not in amounts]
     return Entities(
         tuple(dict.fromkeys(phones)), tuple(dict.fromkeys(accounts)), tuple(dict.fromkeys(amounts))
     )

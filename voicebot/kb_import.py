@@ -29,6 +29,7 @@ from voicebot.knowledge import (
     FaqEntry,
     KnowledgeBase,
     load_knowledge_base,
+    question_key,
     write_knowledge_base,
 )
 
@@ -432,11 +433,6 @@ def unique_slug(base: str, taken: set[str]) -> str:
         candidate = base[: SLUG_MAX_LENGTH - len(suffix)].rstrip("-") + suffix
     taken.add(candidate)
     return candidate
-
-
-def question_key(text: str) -> str:
-    """The form two questions are compared in (as knowledge validation does)."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower().replace("ё", "е")).split())
 
 
 def split_questions(cells: Iterable[str]) -> list[str]:

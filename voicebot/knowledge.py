@@ -17,6 +17,7 @@ from voicebot.errors import KnowledgeBaseError
 
 ENTRY_ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ENTRY_KEYS = {"id", "topic", "title", "questions", "answer", "escalate"}
+OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
 DEFAULT_TOPIC = "general"
 
 
@@ -113,6 +114,8 @@ class KnowledgeBase:
     entries: tuple[FaqEntry, ...]
     root: Path | None = None
     warnings: tuple[Problem, ...] = ()
+    # Questions that are not this hotline's business (out_of_scope.yaml): never answered.
+    out_of_scope: tuple[str, ...] = ()
 
     def entry(self, entry_id: str) -> FaqEntry:
         """The entry with this id (KeyError if absent)."""
@@ -129,9 +132,14 @@ class KnowledgeBase:
 # --- loading -------------------------------------------------------------------------
 
 
+def question_key(text: str) -> str:
+    """A question compared for sameness: lowercase, ё as е, no punctuation, single spaces."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower().replace("ё", "е")).split())
+
+
 def load_knowledge_base(root: Path) -> KnowledgeBase:
     """Load and validate a knowledge-base directory; raise KnowledgeBaseError listing every error."""
-    entries, problems, config = _read_directory(root)
+    entries, problems, config, out_of_scope = _read_directory(root)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise KnowledgeBaseError(
@@ -142,6 +150,7 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
         entries=tuple(entries),
         root=root,
         warnings=tuple(p for p in problems if p.severity == "warning"),
+        out_of_scope=tuple(out_of_scope),
     )
 
 
@@ -150,21 +159,55 @@ def check_knowledge_base(root: Path) -> list[Problem]:
     return _read_directory(root)[1]
 
 
-def _read_directory(root: Path) -> tuple[list[FaqEntry], list[Problem], BotConfig]:
+def _read_directory(root: Path) -> tuple[list[FaqEntry], list[Problem], BotConfig, list[str]]:
     problems: list[Problem] = []
     if not root.is_dir():
         problems.append(Problem("error", str(root), 0, "папка базы знаний не найдена"))
-        return [], problems, BotConfig()
+        return [], problems, BotConfig(), []
     config = _read_bot_config(root / "bot.yaml", problems)
     faq_dir = root / "faq"
     files = sorted(faq_dir.glob("*.yaml")) + sorted(faq_dir.glob("*.yml"))
     if not files:
-        problems.append(Problem("error", str(faq_dir), 0, "нет ни одного файла faq/*.yaml"))
+        problems.append(Problem("error", "faq", 0, "нет ни одного файла faq/*.yaml"))
     entries: list[FaqEntry] = []
     for path in files:
         entries.extend(_read_faq_file(path, root, problems))
     problems.extend(validate_entries(entries, config))
-    return entries, problems, config
+    out_of_scope = _read_out_of_scope(root / OUT_OF_SCOPE_FILE, entries, problems)
+    return entries, problems, config, out_of_scope
+
+
+def _read_out_of_scope(path: Path, entries: list[FaqEntry], problems: list[Problem]) -> list[str]:
+    """Examples of questions the hotline does not serve; optional file."""
+    if not path.exists():
+        return []
+    parsed = _parse_yaml(path, path.name, problems)
+    if parsed is None:
+        return []
+    data = parsed[0] or {}
+    raw = data.get("examples") if isinstance(data, dict) else data
+    if not isinstance(raw, list):
+        problems.append(Problem("error", path.name, 1, "нужен список examples: [...]"))
+        return []
+    own = {question_key(q): e for e in entries for q in e.questions}
+    examples: list[str] = []
+    for number, item in enumerate(raw, start=1):
+        text = str(item or "").strip()
+        if not text:
+            problems.append(Problem("error", path.name, 0, f"пример №{number} пустой"))
+        elif question_key(text) in own:
+            entry = own[question_key(text)]
+            problems.append(
+                Problem(
+                    "error",
+                    path.name,
+                    0,
+                    f"пример «{text}» совпадает с вопросом записи «{entry.id}» ({entry.location})",
+                )
+            )
+        else:
+            examples.append(text)
+    return examples
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -234,6 +277,10 @@ def bot_config_from_mapping(
             )
         except (TypeError, ValueError):
             problems.append(Problem("error", source, 0, "пороги thresholds должны быть числами"))
+    working_hours = data.get("working_hours") or {}
+    if not isinstance(working_hours, dict):
+        problems.append(Problem("error", source, 0, "working_hours должен быть словарём полей"))
+        working_hours = {}
     return BotConfig(
         name=str(data.get("name") or defaults.name),
         language=str(data.get("language") or defaults.language),
@@ -241,7 +288,7 @@ def bot_config_from_mapping(
         prompts=prompts,
         topics=topics,
         thresholds=thresholds,
-        working_hours=dict(data.get("working_hours") or {}),
+        working_hours=dict(working_hours),
         holidays=tuple(str(h) for h in data.get("holidays") or ()),
     )
 
@@ -255,10 +302,15 @@ def _read_topics(raw: Any, source: str, problems: list[Problem]) -> dict[str, To
         topics: dict[str, Topic] = {}
         for name, settings in raw.items():
             settings = settings if isinstance(settings, dict) else {}
+            try:
+                priority = int(settings.get("priority") or 0)
+            except (TypeError, ValueError):
+                problems.append(
+                    Problem("error", source, 0, f"topics.{name}.priority должен быть целым числом")
+                )
+                priority = 0
             topics[str(name)] = Topic(
-                name=str(name),
-                title=str(settings.get("title") or name),
-                priority=int(settings.get("priority") or 0),
+                name=str(name), title=str(settings.get("title") or name), priority=priority
             )
         return topics
     problems.append(Problem("error", source, 0, "topics: нужен список имён или словарь"))
@@ -366,7 +418,7 @@ def validate_entries(entries: Iterable[FaqEntry], config: BotConfig) -> list[Pro
             )
         own: set[str] = set()
         for question in entry.questions:
-            key = " ".join(re.sub(r"[^\w\s]", " ", question.lower().replace("ё", "е")).split())
+            key = question_key(question)
             other = seen_questions.get(key)
             if key in own:
                 problems.append(

@@ -47,6 +47,13 @@ class LexicalIndex:
         self._fuzzy_memo: dict[str, str | None] = {}
         doc_postings: dict[str, list[int]] = {}
         norms = np.zeros(len(documents), dtype=np.float32)
+        self._doc_terms = [frozenset(terms) for terms in documents]
+        # How many paraphrases of an entry hold a term (to leave one paraphrase out exactly).
+        self._entry_term_docs: dict[tuple[int, str], int] = {}
+        for doc_terms, owner in zip(self._doc_terms, owners, strict=True):
+            for term in doc_terms:
+                key = (owner, term)
+                self._entry_term_docs[key] = self._entry_term_docs.get(key, 0) + 1
         for index, terms in enumerate(documents):
             unique = set(terms)
             norms[index] = math.sqrt(sum(self._idf[t] ** 2 for t in unique)) or 1.0
@@ -103,6 +110,12 @@ class LexicalIndex:
         cosine = overlap / (self._doc_norms * query_norm)
         if exclude_document is not None:
             cosine[exclude_document] = 0.0
+            # Its words no longer speak for its entry unless another paraphrase has them too.
+            owner = int(self._owners[exclude_document])
+            for term, weight in weights.items():
+                only_here = self._entry_term_docs.get((owner, term)) == 1
+                if only_here and term in self._doc_terms[exclude_document]:
+                    coverage[owner] -= weight
         best = np.zeros(self._entry_count, dtype=np.float32)
         np.maximum.at(best, self._owners, cosine)
         coverage /= query_mass

@@ -22,7 +22,7 @@ from voicebot.text import Lemmatizer, content_lemmas, normalize
 
 # Background lines at least this close to a KB paraphrase are dropped from the background class.
 BACKGROUND_MAX_SIMILARITY = 0.90
-# The whole background class weighs as much as this many average entries.
+# The generic background corpus weighs as much as this many average entries.
 BACKGROUND_CLASS_WEIGHT = 3.0
 # An entry's answer, as a training example of its class, weighs this much (a paraphrase: 1).
 ANSWER_SAMPLE_WEIGHT = 0.5
@@ -130,21 +130,32 @@ class Matcher:
                 np.full(entry_count, ANSWER_SAMPLE_WEIGHT, dtype=np.float32),
             ]
         )
-        cleaned = sorted({normalize(b) for b in background} - {""})
-        if cleaned:
-            background_vectors = encode_cached(self._embedder, cleaned, "query", cache_dir)
-            # A background line that sounds like one of this KB's questions is not background here.
-            closest = (background_vectors @ self._paraphrase_vectors.T).max(axis=1)
-            background_vectors = background_vectors[closest < BACKGROUND_MAX_SIMILARITY]
-            self.background_used = len(background_vectors)
-            vectors = np.vstack([vectors, background_vectors])
-            labels = np.concatenate([labels, np.full(len(background_vectors), entry_count)])
-            # The background class weighs as much as BACKGROUND_CLASS_WEIGHT average entries.
-            per_entry = float(weights.sum()) / entry_count
-            each = BACKGROUND_CLASS_WEIGHT * per_entry / max(1, self.background_used)
-            weights = np.concatenate(
-                [weights, np.full(self.background_used, each, dtype=np.float32)]
+        generic = sorted({normalize(b) for b in background} - {""})
+        own = sorted({normalize(b) for b in self.kb.out_of_scope} - {""})
+        background_vectors = np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        background_weights = np.zeros(0, dtype=np.float32)
+        if generic:
+            generic_vectors = encode_cached(self._embedder, generic, "query", cache_dir)
+            # A generic line that sounds like one of this KB's questions is not background here.
+            closest = (generic_vectors @ self._paraphrase_vectors.T).max(axis=1)
+            generic_vectors = generic_vectors[closest < BACKGROUND_MAX_SIMILARITY]
+            # The generic background weighs as much as BACKGROUND_CLASS_WEIGHT average entries.
+            each = BACKGROUND_CLASS_WEIGHT * float(weights.sum()) / entry_count
+            each /= max(1, len(generic_vectors))
+            background_vectors = generic_vectors
+            background_weights = np.full(len(generic_vectors), each, dtype=np.float32)
+        if own:
+            # The KB's own "not our business" examples count like paraphrases.
+            own_vectors = encode_cached(self._embedder, own, "query", cache_dir)
+            background_vectors = np.vstack([background_vectors, own_vectors])
+            background_weights = np.concatenate(
+                [background_weights, np.ones(len(own_vectors), dtype=np.float32)]
             )
+        self.background_used = len(background_vectors)
+        if self.background_used:
+            vectors = np.vstack([vectors, background_vectors])
+            labels = np.concatenate([labels, np.full(self.background_used, entry_count)])
+            weights = np.concatenate([weights, background_weights])
         return train_cached(
             vectors,
             labels.astype(np.int64),

@@ -12,6 +12,8 @@ from typing import Protocol
 _URL = re.compile(
     r"(?:https?://|www\.)\S+|\b[\w.-]+\.(?:ru|com|рф|net|org)(?:/\S*)?", re.IGNORECASE
 )
+# Phone numbers with separators («+7 916 123-45-67», «8 (800) 555 35 35») identify, they do not ask.
+_PHONE = re.compile(r"(?<!\d)(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 _NUMBER = re.compile(r"\d+")
 _NON_WORD = re.compile(r"[^\w\s]|_")
@@ -88,6 +90,7 @@ def normalize(text: str, number_words: Callable[[int], str] = _default_number_wo
     text = text.lower().replace("ё", "е")
     text = _EMAIL.sub(" ", text)
     text = _URL.sub(" ", text)
+    text = _PHONE.sub(" ", text)
 
     def spell(match: re.Match[str]) -> str:
         digits = match.group(0)
@@ -98,7 +101,8 @@ def normalize(text: str, number_words: Callable[[int], str] = _default_number_wo
     text = _NON_WORD.sub(" ", text)
     text = f" {_SPACES.sub(' ', text).strip()} "
     for phrase in FILLER_PHRASES:
-        text = text.replace(f" {phrase} ", " ")
+        while f" {phrase} " in text:  # «добрый день добрый день»: every occurrence
+            text = text.replace(f" {phrase} ", " ")
     words = [w for w in text.split() if w not in FILLER_WORDS]
     return " ".join(words)
 
