@@ -250,6 +250,12 @@ def kb_calibrate(
     click.echo(f"на всех примерах: {result.report.to_json()}")
     if result.cross_validated:
         click.echo(f"перекрёстная проверка (5 частей): {result.cross_validated.to_json()}")
+    if not result.meets_targets:
+        click.echo(
+            "внимание: ни один порог не укладывается в ограничения (--max-wrong, --max-oos); "
+            "бот почти ничего не будет отвечать сам. Добавьте вопросы в записи и примеры в eval/.",
+            err=True,
+        )
     if write:
         write_thresholds(directory / "bot.yaml", t)
         click.echo(f"записано в {directory / 'bot.yaml'}")

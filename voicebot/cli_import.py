@@ -31,3 +31,7 @@ def import_command(file: Path, to: Path, replace: bool, sheet: str | None) -> No
         raise SystemExit(1) from None
     for line in report.summary_lines():
         click.echo(line)
+    click.echo(
+        "Дальше: запишите примеры вопросов клиентов в eval/*.jsonl и подберите пороги: "
+        f"voicebot kb calibrate {to} --write (до этого бот отвечает осторожно)."
+    )

@@ -176,6 +176,7 @@ class Calibration:
     report: EvalReport
     tradeoff: tuple[tuple[float, EvalReport], ...]
     cross_validated: EvalReport | None
+    meets_targets: bool = True
 
 
 def _grid(start: float, stop: float, step: float) -> list[float]:
@@ -198,7 +199,8 @@ def fit_thresholds(scored: Sequence[ScoredCase], targets: CalibrationTargets) ->
             r = report(scored, candidate)
             if not _fits(r, targets):
                 continue
-            key = (r.accuracy, -r.answered_wrong - r.oos_answered, -answer)
+            # Ties go to the higher threshold and margin: as accurate here, safer on new questions.
+            key = (r.accuracy, -r.answered_wrong - r.oos_answered, answer, margin)
             if best is None or key > best[0]:
                 best = (key, candidate)
     chosen = best[1] if best else Thresholds(answer=0.99, clarify=0.99, margin=0.0)
@@ -251,7 +253,8 @@ def calibrate(
             fold_thresholds = fit_thresholds(train, targets)
             held_out.extend((scored[i], fold_thresholds) for i in sorted(test_ix))
         cross_validated = _report_mixed(held_out)
-    return Calibration(thresholds, report(scored, thresholds), tradeoff, cross_validated)
+    fitted = report(scored, thresholds)
+    return Calibration(thresholds, fitted, tradeoff, cross_validated, _fits(fitted, targets))
 
 
 def _report_mixed(items: Sequence[tuple[ScoredCase, Thresholds]]) -> EvalReport:

@@ -15,6 +15,28 @@ from rapidfuzz import fuzz, process
 FloatArray = NDArray[np.float32]
 
 
+class PerEntryMax:
+    """The largest per-paraphrase value of each entry (fast when paraphrases are grouped by entry)."""
+
+    def __init__(self, owners: NDArray[np.int64], entry_count: int) -> None:
+        """`owners[i]` is the entry of paraphrase i."""
+        self._owners = owners
+        self._entry_count = entry_count
+        grouped = bool(np.all(np.diff(owners) >= 0)) if len(owners) else True
+        present = np.unique(owners)
+        self._starts: NDArray[np.int64] | None = None
+        if grouped and len(present) == entry_count:
+            self._starts = np.searchsorted(owners, np.arange(entry_count)).astype(np.int64)
+
+    def __call__(self, values: FloatArray, fill: float) -> FloatArray:
+        """Per-entry maxima of `values`; `fill` for entries without paraphrases."""
+        if self._starts is not None:
+            return np.maximum.reduceat(values, self._starts).astype(np.float32)
+        best = np.full(self._entry_count, fill, dtype=np.float32)
+        np.maximum.at(best, self._owners, values)
+        return best
+
+
 class LexicalIndex:
     """Scores every entry against a query by shared lemmas (paraphrase-wise and entry-wise)."""
 
@@ -29,6 +51,7 @@ class LexicalIndex:
     ) -> None:
         """Index `documents` (lemma lists of paraphrases); `owners[i]` is document i's entry."""
         self._owners = np.asarray(owners, dtype=np.int64)
+        self._per_entry_max = PerEntryMax(self._owners, entry_count)
         self._entry_count = entry_count
         self._fuzzy_cutoff = fuzzy_cutoff
         self._paraphrase_weight = paraphrase_weight
@@ -116,8 +139,7 @@ class LexicalIndex:
                 only_here = self._entry_term_docs.get((owner, term)) == 1
                 if only_here and term in self._doc_terms[exclude_document]:
                     coverage[owner] -= weight
-        best = np.zeros(self._entry_count, dtype=np.float32)
-        np.maximum.at(best, self._owners, cosine)
+        best = self._per_entry_max(cosine, fill=0.0)
         coverage /= query_mass
         result = self._paraphrase_weight * best + (1.0 - self._paraphrase_weight) * coverage
         return result.astype(np.float32)

@@ -17,7 +17,7 @@ from voicebot.embedding import Embedder, FloatMatrix, encode_cached
 from voicebot.events import Candidate, Decision
 from voicebot.intent_model import IntentModel, TrainingSettings, train_cached
 from voicebot.knowledge import KnowledgeBase, Thresholds
-from voicebot.lexical import LexicalIndex
+from voicebot.lexical import LexicalIndex, PerEntryMax
 from voicebot.text import Lemmatizer, content_lemmas, normalize
 
 # Background lines at least this close to a KB paraphrase are dropped from the background class.
@@ -101,6 +101,7 @@ class Matcher:
                 owners.append(index)
                 texts.append(normalize(question) or question.lower())
         self._owners = np.asarray(owners, dtype=np.int64)
+        self._per_entry_max = PerEntryMax(self._owners, len(kb.entries))
         self._answer_weights = np.asarray(
             [1.0 / len(e.questions) for e in kb.entries], dtype=np.float32
         )
@@ -179,8 +180,7 @@ class Matcher:
         sims = self._paraphrase_vectors @ vector
         if exclude is not None:
             sims[exclude] = -1.0
-        best = np.full(len(self._entry_ids), -1.0, dtype=np.float32)
-        np.maximum.at(best, self._owners, sims)
+        best = self._per_entry_max(sims, fill=-1.0)
         # The answer (as an E5 passage) speaks for entries with few paraphrases: its weight is
         # 1/len(questions), so a one-question FAQ leans on it and a rich entry hardly at all.
         answer = self._answer_vectors @ vector
