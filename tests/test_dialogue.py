@@ -11,6 +11,7 @@ import pytest
 from voicebot.conversation import Conversation
 from voicebot.dialogue import (
     CallerSaid,
+    CallerSilent,
     ConversationStarted,
     DialoguePolicy,
     DialogueState,
@@ -20,6 +21,7 @@ from voicebot.dialogue import (
     KeyPressed,
     PolicyEvent,
     Say,
+    TimeLimitReached,
     is_closing,
     is_yes,
     wants_operator,
@@ -539,3 +541,30 @@ def test_dtmf_zero_in_a_conversation_escalates(
     assert actions == [TRANSFER, Escalate("caller_request", None)]
     assert conversation.turns[1] == Turn("caller", "[DTMF 0]", AT)
     assert conversation.escalation is not None and conversation.escalation.topic == "general"
+
+
+def test_silence_asks_are_you_there_then_says_goodbye(policy: DialoguePolicy) -> None:
+    state, _ = policy.step(DialogueState(), ConversationStarted())
+    state, first = policy.step(state, CallerSilent())
+    assert [a.text for a in first if isinstance(a, Say)] == [policy.prompts.are_you_there]
+    assert state.phase == "listening"
+    state, second = policy.step(state, CallerSilent())
+    assert isinstance(second[-1], EndConversation) and second[-1].reason == "no_input"
+    assert state.phase == "ended"
+
+
+def test_speech_between_silences_resets_the_silence_count(policy: DialoguePolicy) -> None:
+    state, _ = policy.step(DialogueState(), ConversationStarted())
+    state, _ = policy.step(state, CallerSilent())
+    state, _ = policy.step(state, CallerSaid("ээ", Decision("escalate", None, ())))
+    assert state.silences == 0
+    state, actions = policy.step(state, CallerSilent())
+    assert state.phase != "ended"
+    assert [a.text for a in actions if isinstance(a, Say)] == [policy.prompts.are_you_there]
+
+
+def test_time_limit_hands_the_call_to_a_person(policy: DialoguePolicy) -> None:
+    state, _ = policy.step(DialogueState(), ConversationStarted())
+    state, actions = policy.step(state, TimeLimitReached())
+    assert any(isinstance(a, Escalate) and a.reason == "time_limit" for a in actions)
+    assert state.phase == "ended"

@@ -26,6 +26,10 @@ class Recognizer(Protocol):
         """The final transcript of the utterance so far; resets for the next one."""
         ...
 
+    def close(self) -> None:
+        """The call is over: release the recogniser (an engine may keep it warm for reuse)."""
+        ...
+
 
 class RecognizerFactory(Protocol):
     """A loaded recognition model (one per process) that makes per-call recognisers."""

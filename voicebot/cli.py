@@ -12,8 +12,10 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from voicebot.cli_call import call_command
 from voicebot.cli_import import import_command
 from voicebot.cli_models import models as models_group
+from voicebot.cli_serve import serve_command
 from voicebot.config import Settings
 from voicebot.errors import KnowledgeBaseError, VoicebotError
 from voicebot.knowledge import KnowledgeBase, Thresholds, check_knowledge_base, load_knowledge_base
@@ -156,6 +158,8 @@ def kb() -> None:
 
 kb.add_command(import_command)
 main.add_command(models_group)
+main.add_command(serve_command)
+main.add_command(call_command)
 
 
 @kb.command("check")

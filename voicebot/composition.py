@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voicebot.config import Settings
 from voicebot.embedding import Embedder
-from voicebot.knowledge import KnowledgeBase, Thresholds
+from voicebot.knowledge import KnowledgeBase, Thresholds, load_knowledge_base
 from voicebot.matcher import FusionSettings, Matcher
 from voicebot.model_store import ModelStore, load_manifest
+
+if TYPE_CHECKING:
+    from voicebot.asr import RecognizerFactory
+    from voicebot.call import CallEngines
+    from voicebot.tts import SpeechOutput, Synthesizer
+
+log = logging.getLogger("voicebot")
 
 
 def embedding_model_dir(settings: Settings) -> Path:
@@ -61,3 +70,91 @@ def build_matcher(
         thresholds=thresholds,
         background=load_background(),
     )
+
+
+def build_speech_output(
+    settings: Settings, language: str = "ru"
+) -> tuple[SpeechOutput, str | None]:
+    """The voice: a Piper voice when installed, else espeak-ng (with a warning to show).
+
+    Russian text is normalised for speech (numbers, phones, dates, money, abbreviations);
+    other languages are spoken as written."""
+    from voicebot.engines.espeak import EspeakSynthesizer
+    from voicebot.engines.piper import PiperSynthesizer, find_piper_voice
+    from voicebot.tts import PhraseCache, SpeechOutput
+
+    warning = None
+    synthesizer: Synthesizer
+    if settings.tts_voice_path is not None:
+        synthesizer = PiperSynthesizer(settings.tts_voice_path)
+    else:
+        found = find_piper_voice(settings.store_dir, settings.manifest_path, settings.tts_voices)
+        if found is not None:
+            synthesizer = PiperSynthesizer(*found)
+        else:
+            synthesizer = EspeakSynthesizer(settings.espeak_voice)
+            warning = (
+                "no Piper voice installed: speaking with espeak-ng (robotic). Install one with "
+                f"`voicebot models download {settings.tts_voices[0]}`"
+            )
+    cache = PhraseCache(settings.cache_dir / "speech", synthesizer)
+    if language == "ru":
+        return SpeechOutput(synthesizer, cache), warning
+    return SpeechOutput(synthesizer, cache, normalize=str.strip), warning
+
+
+def build_recognizers(settings: Settings) -> RecognizerFactory:
+    """The Vosk model (fails fast with the download command when it is missing)."""
+    from voicebot.engines.vosk import VoskModelFactory, find_vosk_model
+
+    path = settings.asr_model_path or find_vosk_model(
+        settings.store_dir, settings.manifest_path, settings.asr_model
+    )
+    return VoskModelFactory(path, name=path.name)
+
+
+def build_call_engines(
+    settings: Settings, *, recognizers: RecognizerFactory | None = None
+) -> CallEngines:
+    """Everything calls share in one process: KB, matcher, policy, ASR, VAD, voice, store."""
+    from voicebot.call import CallEngines
+    from voicebot.dialogue import DialoguePolicy
+    from voicebot.engines.silero import SileroSpeechDetector, SileroVadModel
+    from voicebot.store import CallStore, default_database_url
+
+    kb = load_knowledge_base(settings.kb_dir)
+    recognizers = recognizers or build_recognizers(settings)
+    matcher = build_matcher(settings, kb)
+    speech, warning = build_speech_output(settings, kb.config.language)
+    if warning:
+        log.warning(warning)
+    vad_model = SileroVadModel()
+    store = CallStore(settings.database_url or default_database_url(settings.data_dir))
+    return CallEngines(
+        matcher=matcher,
+        policy=DialoguePolicy(kb),
+        recognizers=recognizers,
+        new_detector=lambda rate: SileroSpeechDetector(vad_model, rate),
+        speech=speech,
+        recorder=store,
+    )
+
+
+def phrases_to_prepare(kb: KnowledgeBase) -> list[str]:
+    """Everything the bot says from a knowledge base: answers, greeting and fixed prompts."""
+    prompts = kb.config.prompts
+    fixed = [
+        getattr(prompts, name)
+        for name in prompts.__dataclass_fields__
+        if "{" not in getattr(prompts, name)
+    ]
+    return [kb.config.greeting, *fixed, *(entry.answer for entry in kb.entries)]
+
+
+def check_models(settings: Settings) -> None:
+    """Fail fast, before serving, when a model calls need is missing (the error names the fix)."""
+    from voicebot.engines.vosk import find_vosk_model
+
+    embedding_model_dir(settings)
+    if settings.asr_model_path is None:
+        find_vosk_model(settings.store_dir, settings.manifest_path, settings.asr_model)

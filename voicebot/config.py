@@ -20,6 +20,26 @@ class Settings(BaseSettings):
     cache_dir: Path = Path(".cache/voicebot")
     # Torch CPU threads for the embedding model (None: torch's default).
     torch_threads: int | None = None
+    # Speech recognition: a Vosk model from the store, or a Vosk model folder used as is.
+    asr_model: str = "vosk-model-small-ru-0.22"
+    asr_model_path: Path | None = None
+    # Speech output: the first installed Piper voice of this list, or a voice file used as is;
+    # without one, the espeak-ng voice `espeak_voice` (with a warning at start-up).
+    tts_voices: tuple[str, ...] = (
+        "ru_RU-irina-medium",
+        "ru_RU-denis-medium",
+        "ru_RU-dmitri-medium",
+        "ru_RU-ruslan-medium",
+    )
+    tts_voice_path: Path | None = None
+    espeak_voice: str = "ru"
+    # Where calls are recorded: a SQLAlchemy URL (SQLite file in data_dir by default).
+    database_url: str | None = None
+    data_dir: Path = Path(".data")
+    # The PBX WebSocket bridge.
+    bridge_host: str = "127.0.0.1"
+    bridge_port: int = 8080
+    bridge_token: str = ""
 
     @property
     def manifest_path(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from voicebot.dialogue import (
@@ -16,12 +17,22 @@ from voicebot.dialogue import (
     KeyPressed,
     PolicyEvent,
     Say,
+    is_closing,
+    wants_operator,
 )
-from voicebot.events import Decision, Escalation, Turn
+from voicebot.events import Candidate, Decision, Escalation, Turn
 from voicebot.handoff import build_escalation
 from voicebot.matcher import Matcher
 
 Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """The matcher's view of an utterance: the decision, and the pick while clarifying."""
+
+    decision: Decision
+    choice: Candidate | None = None
 
 
 def _utc_now() -> datetime:
@@ -59,16 +70,40 @@ class Conversation:
 
     def hear(self, text: str, alternatives: Sequence[str] = ()) -> list[Action]:
         """The caller said `text` (with optional n-best alternatives)."""
-        self.turns.append(Turn("caller", text, self.clock()))
         try:
-            decision = self.matcher.match(text, alternatives)
-            choice = None
-            if self.state.clarify_options:
-                choice = self.matcher.choose_between(text, self.state.clarify_options)
+            understood = self.understand(text, alternatives)
         except Exception as exc:  # any engine failure: apology and a person, never silence
-            return self._apply(InternalFailure(f"{type(exc).__name__}: {exc}"))
-        self.decisions.append(decision)
-        return self._apply(CallerSaid(text, decision, choice))
+            self.turns.append(Turn("caller", text, self.clock()))
+            return self.fail(f"{type(exc).__name__}: {exc}")
+        return self.commit(text, understood)
+
+    def understand(self, text: str, alternatives: Sequence[str] = ()) -> Understanding:
+        """Match `text` without changing the conversation (the call session may wait for more)."""
+        decision = self.matcher.match(text, alternatives)
+        choice = None
+        if self.state.clarify_options:
+            choice = self.matcher.choose_between(text, self.state.clarify_options)
+        return Understanding(decision, choice)
+
+    def is_final(self, text: str, understood: Understanding) -> bool:
+        """Worth acting on at once, without waiting to hear whether the caller goes on."""
+        if self.state.phase == "clarifying" or understood.decision.kind == "answer":
+            return True
+        return wants_operator(text) or is_closing(text)
+
+    def commit(self, text: str, understood: Understanding) -> list[Action]:
+        """Record the utterance and let the policy act on the decision."""
+        self.turns.append(Turn("caller", text, self.clock()))
+        self.decisions.append(understood.decision)
+        return self._apply(CallerSaid(text, understood.decision, understood.choice))
+
+    def fail(self, detail: str) -> list[Action]:
+        """An engine broke: apology and a person."""
+        return self._apply(InternalFailure(detail))
+
+    def notice(self, event: PolicyEvent) -> list[Action]:
+        """A non-speech event for the policy (silence, time limit)."""
+        return self._apply(event)
 
     def press(self, digit: str) -> list[Action]:
         """The caller pressed a key."""

@@ -46,7 +46,24 @@ class InternalFailure:
     detail: str
 
 
-PolicyEvent = ConversationStarted | CallerSaid | KeyPressed | InternalFailure
+@dataclass(frozen=True)
+class CallerSilent:
+    """The caller said nothing for the silence timeout after the bot finished speaking."""
+
+
+@dataclass(frozen=True)
+class TimeLimitReached:
+    """The call reached its maximum length with the bot: hand it to a person."""
+
+
+PolicyEvent = (
+    ConversationStarted
+    | CallerSaid
+    | KeyPressed
+    | InternalFailure
+    | CallerSilent
+    | TimeLimitReached
+)
 
 # --- actions the policy asks for ------------------------------------------------------
 
@@ -90,6 +107,7 @@ class DialogueState:
     clarify_attempts: int = 0
     answered: tuple[str, ...] = ()
     last_topic: str | None = None
+    silences: int = 0
 
 
 # Escalation reasons (stable strings: stored with calls, shown in reports).
@@ -97,6 +115,7 @@ REASON_CALLER_REQUEST = "caller_request"
 REASON_ENTRY = "entry_requires_operator"
 REASON_NOT_UNDERSTOOD = "not_understood"
 REASON_INTERNAL_ERROR = "internal_error"
+REASON_TIME_LIMIT = "time_limit"
 
 _OPERATOR_REQUEST = re.compile(
     r"\bоператор\w*|\bживо\w* (?:человек|сотрудник)\w*|\bс человеком\b"
@@ -145,13 +164,19 @@ class DialoguePolicy:
     """The first-line conversation rules for one knowledge base."""
 
     def __init__(
-        self, kb: KnowledgeBase, *, max_misses: int = 2, max_clarify_attempts: int = 2
+        self,
+        kb: KnowledgeBase,
+        *,
+        max_misses: int = 2,
+        max_clarify_attempts: int = 2,
+        max_silences: int = 2,
     ) -> None:
-        """`max_misses` consecutive non-understood utterances escalate."""
+        """`max_misses` non-understood utterances escalate; `max_silences` silences hang up."""
         self.kb = kb
         self.prompts = kb.config.prompts
         self.max_misses = max_misses
         self.max_clarify_attempts = max_clarify_attempts
+        self.max_silences = max_silences
 
     def step(self, state: DialogueState, event: PolicyEvent) -> tuple[DialogueState, list[Action]]:
         """Apply one event; return the new state and what to do."""
@@ -161,11 +186,26 @@ class DialoguePolicy:
             return replace(state, phase="listening"), [Say(self.kb.config.greeting, "greeting")]
         if isinstance(event, InternalFailure):
             return self._escalate(state, REASON_INTERNAL_ERROR, state.last_topic, apology=True)
+        if isinstance(event, TimeLimitReached):
+            return self._escalate(state, REASON_TIME_LIMIT, state.last_topic)
+        if isinstance(event, CallerSilent):
+            return self._on_silence(state)
         if isinstance(event, KeyPressed):
             if event.digit == "0":
                 return self._escalate(state, REASON_CALLER_REQUEST, state.last_topic)
             return state, []
-        return self._on_utterance(state, event)
+        return self._on_utterance(replace(state, silences=0), event)
+
+    def _on_silence(self, state: DialogueState) -> tuple[DialogueState, list[Action]]:
+        """First silence: «Вы меня слышите?»; the next one: a polite goodbye."""
+        if state.silences + 1 >= self.max_silences:
+            return replace(state, phase="ended"), [
+                Say(self.prompts.silence_goodbye, "goodbye"),
+                EndConversation("no_input"),
+            ]
+        return replace(state, silences=state.silences + 1), [
+            Say(self.prompts.are_you_there, "prompt")
+        ]
 
     def _on_utterance(
         self, state: DialogueState, event: CallerSaid

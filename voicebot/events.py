@@ -81,6 +81,26 @@ class Hangup:
     reason: str
 
 
+@dataclass(frozen=True)
+class CallerHeard:
+    """Informational: what the bot recognised (PBXs may ignore it; the simulator prints it)."""
+
+    text: str
+    final: bool
+
+
+@dataclass(frozen=True)
+class BotSaid:
+    """Informational: the text of what the bot is about to say."""
+
+    text: str
+    kind: str
+    entry_id: str | None = None
+
+
+InboundEvent = CallStarted | AudioIn | DtmfIn | PlaybackMark | CallEnded
+OutboundEvent = PlayAudio | ClearAudio | TransferCall | Hangup | CallerHeard | BotSaid
+
 # --- core --------------------------------------------------------------------------
 
 DecisionKind = Literal["answer", "clarify", "escalate"]
@@ -95,6 +115,7 @@ class Transcript:
     final: bool
     confidence: float = 1.0
     alternatives: tuple[str, ...] = ()
+    words: tuple[tuple[str, float], ...] = ()  # (word, confidence) of `text`, when known
 
 
 @dataclass(frozen=True)

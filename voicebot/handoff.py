@@ -14,6 +14,7 @@ REASON_TITLES = {
     "entry_requires_operator": "вопрос требует участия специалиста",
     "not_understood": "бот не понял вопрос",
     "internal_error": "техническая ошибка бота",
+    "time_limit": "разговор с ботом длится слишком долго",
 }
 
 _PHONE = re.compile(r"(?<!\d)(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")

@@ -1,0 +1,649 @@
+"""The call session: the one async orchestrator per call.
+
+Caller audio goes through voice activity detection and streaming recognition (off the event
+loop); the endpointer decides when the caller has finished; the conversation (matcher + policy)
+decides what to do; the player speaks in paced frames; a barge-in stops it. Every call and turn is
+recorded. Any failure becomes an apology and a transfer: the caller never hears dead air.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from voicebot.asr import RecognizerFactory
+from voicebot.conversation import Conversation, Understanding
+from voicebot.dialogue import (
+    Action,
+    CallerSilent,
+    DialoguePolicy,
+    EndConversation,
+    Escalate,
+    Say,
+    TimeLimitReached,
+)
+from voicebot.events import (
+    AudioIn,
+    BotSaid,
+    CallEnded,
+    CallerHeard,
+    CallStarted,
+    DtmfIn,
+    Escalation,
+    Hangup,
+    InboundEvent,
+    OutboundEvent,
+    PlaybackMark,
+    Transcript,
+    TransferCall,
+)
+from voicebot.matcher import Matcher
+from voicebot.playback import Pacer, Phrase, Player, SpeechSource
+from voicebot.recognition_lane import RecognitionLane
+from voicebot.vad import (
+    Endpointer,
+    EndpointSettings,
+    PauseDetected,
+    SpeechDetector,
+    SpeechEnded,
+    SpeechStarted,
+    is_backchannel,
+)
+
+log = logging.getLogger("voicebot.call")
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallRecorder(Protocol):
+    """Where calls and turns are persisted (voicebot.store.CallStore implements it)."""
+
+    def start_call(
+        self,
+        call_id: str,
+        *,
+        caller: str,
+        called: str,
+        codec: str,
+        sample_rate: int,
+        started_at: datetime,
+        metadata: dict[str, str],
+    ) -> None:
+        """A call began."""
+        ...
+
+    def add_turn(
+        self,
+        call_id: str,
+        role: str,
+        text: str,
+        *,
+        started_at: datetime,
+        kind: str | None = None,
+        entry_id: str | None = None,
+        decision: str | None = None,
+        score: float | None = None,
+        asr_confidence: float | None = None,
+        alternatives: Sequence[str] = (),
+    ) -> int:
+        """One line of the conversation; returns its id."""
+        ...
+
+    def update_turn(
+        self,
+        turn_id: int,
+        *,
+        ended_at: datetime | None = None,
+        heard: bool | None = None,
+        interrupted: bool | None = None,
+    ) -> None:
+        """What became of a bot turn: played to the end, or cut by a barge-in."""
+        ...
+
+    def end_call(
+        self,
+        call_id: str,
+        *,
+        ended_at: datetime,
+        outcome: str,
+        end_reason: str,
+        escalation: Escalation | None = None,
+    ) -> None:
+        """The call is over."""
+        ...
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """How a call behaves; defaults are what a hotline wants."""
+
+    # A bare «да» is about 0.15 s: shorter bursts are clicks and line noise.
+    endpoint: EndpointSettings = field(default_factory=lambda: EndpointSettings(min_speech_s=0.12))
+    # Speech this long interrupts the bot even before the recogniser has words for it.
+    barge_in_speech_s: float = 0.7
+    silence_timeout_s: float = 7.0
+    max_call_s: float = 900.0
+    prebuffer_frames: int = 3
+
+
+@dataclass(frozen=True)
+class CallEngines:
+    """What every call shares in one process (models are loaded once)."""
+
+    matcher: Matcher
+    policy: DialoguePolicy
+    recognizers: RecognizerFactory
+    new_detector: Callable[[int], SpeechDetector]
+    speech: SpeechSource
+    recorder: CallRecorder | None = None
+
+
+@dataclass
+class TurnTiming:
+    """Where the time of one answer went (seconds), for metrics and the latency benchmark."""
+
+    endpoint_wait: float = 0.0
+    asr_final: float = 0.0
+    matching: float = 0.0
+    speech_start: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        """Rounded to the millisecond."""
+        return {k: round(v, 3) for k, v in vars(self).items()}
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """How a call ended."""
+
+    call_id: str
+    outcome: str
+    end_reason: str
+    escalation: Escalation | None
+    turns: int
+
+
+Send = Callable[[OutboundEvent], Awaitable[None]]
+Observer = Callable[[str, dict[str, float]], None]
+
+
+class CallSession:
+    """One call from `CallStarted` to hang-up or transfer."""
+
+    def __init__(
+        self,
+        started: CallStarted,
+        engines: CallEngines,
+        send: Send,
+        *,
+        settings: CallSettings | None = None,
+        clock: Clock = _utc_now,
+        pacer: Pacer | None = None,
+        observe: Observer | None = None,
+    ) -> None:
+        """A session for the call `started`; `send` delivers outbound events to the adapter."""
+        self.started = started
+        self.engines = engines
+        self._send = send
+        self.settings = settings or CallSettings()
+        self.clock = clock
+        self.observe = observe or (lambda _name, _values: None)
+        self.rate = started.sample_rate
+        self.conversation = Conversation(
+            engines.matcher, engines.policy, call_id=started.call_id, clock=clock
+        )
+        self.player = Player(
+            engines.speech,
+            self._send_safely,
+            self.rate,
+            pacer=pacer,
+            prebuffer_frames=self.settings.prebuffer_frames,
+            on_error=self._speech_failed,
+        )
+        self.lane: RecognitionLane | None = None
+        self.detector: SpeechDetector | None = None
+        self.endpointer = Endpointer(self.settings.endpoint)
+        self._stream_s = 0.0
+        self._idle_since = 0.0
+        self._partial = ""
+        self._segments: list[Transcript] = []
+        self._pending: tuple[str, Understanding, Transcript] | None = None
+        self._timing = TurnTiming()  # the utterance being heard
+        self._reply_timing: TurnTiming | None = None  # handed to the reply's first phrase
+        self._utterance_over_bot = False
+        self._after_speech: list[Action] = []
+        self._finish: asyncio.Event = asyncio.Event()
+        self._outcome = ""
+        self._end_reason = ""
+        self._time_limit_hit = False
+        self._closed = False
+        self._marks: dict[str, int] = {}
+        self._finisher: asyncio.Task[None] | None = None
+        self._overlap_s = 0.0
+
+    # --- the loop --------------------------------------------------------------------
+
+    async def run(self, inbound: AsyncIterator[InboundEvent]) -> CallResult:
+        """Process the call's events until it ends; always leaves the call recorded."""
+        await self._record(self._start_record)
+        try:
+            await self._begin()
+            await self._consume(inbound)
+        except Exception as exc:  # the last line of defence: a person, never dead air
+            log.exception("call %s failed", self.started.call_id)
+            await self._emergency_transfer(exc)
+        finally:
+            if self._finisher is not None and not self._finisher.done():
+                self._finisher.cancel()
+            await self.player.close()
+            await self._close_recognizer()
+            await self._record(self._end_record)
+        return CallResult(
+            self.started.call_id,
+            self._outcome,
+            self._end_reason,
+            self.conversation.escalation,
+            len(self.conversation.turns),
+        )
+
+    def end_now(self, reason: str) -> None:
+        """The PBX side is gone (hang-up, disconnect, protocol error): stop at once, without
+        working through audio still queued."""
+        self._set_outcome_on_hangup(reason)
+        self._finish.set()
+
+    async def _consume(self, inbound: AsyncIterator[InboundEvent]) -> None:
+        """Handle events until the call ends on either side (we may finish while the PBX waits)."""
+        events = inbound.__aiter__()
+        finished = asyncio.create_task(self._finish.wait())
+        try:
+            while not self._finish.is_set():
+                next_event = asyncio.ensure_future(events.__anext__())
+                done, _ = await asyncio.wait(
+                    {next_event, finished}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if next_event not in done:
+                    next_event.cancel()
+                    break
+                try:
+                    event = next_event.result()
+                except StopAsyncIteration:
+                    self._set_outcome_on_hangup("stream_closed")
+                    break
+                if isinstance(event, CallEnded):
+                    self._set_outcome_on_hangup(event.reason)
+                    break
+                await self._on_event(event)
+        finally:
+            finished.cancel()
+
+    async def _begin(self) -> None:
+        factory = self.engines.recognizers
+        recognizer, self.detector = await asyncio.to_thread(
+            lambda: (factory.new_recognizer(self.rate), self.engines.new_detector(self.rate))
+        )
+        self.lane = RecognitionLane(recognizer, self._on_transcript, self._fail)
+        await self._act(self.conversation.start())
+
+    async def _on_event(self, event: InboundEvent) -> None:
+        if isinstance(event, AudioIn):
+            await self._on_audio(event.pcm)
+        elif isinstance(event, DtmfIn):
+            await self._on_dtmf(event.digit)
+        elif isinstance(event, PlaybackMark):
+            await self._on_mark(event.name)
+
+    # --- audio -----------------------------------------------------------------------
+
+    async def _on_audio(self, pcm: bytes) -> None:
+        if self.lane is None or self.detector is None or self._finish.is_set():
+            return
+        self.lane.feed(pcm)
+        try:
+            windows = await asyncio.to_thread(self.detector.feed, pcm)
+        except Exception as exc:
+            await self._fail(exc)
+            return
+        for seconds, probability in windows:
+            self._stream_s += seconds
+            self._track_overlap(seconds, probability)
+            if self.player.speaking and self._overlap_s >= self.settings.barge_in_speech_s:
+                await self._barge_in()
+            for endpoint_event in self.endpointer.update(seconds, probability):
+                await self._on_endpoint(endpoint_event)
+                if self._finish.is_set():
+                    return
+        await self._check_timers()
+
+    async def _on_transcript(self, transcript: Transcript) -> None:
+        if transcript.final:
+            if transcript.text:
+                self._segments.append(transcript)
+            self._partial = ""
+        else:
+            self._partial = transcript.text
+        if self.player.speaking:
+            heard = " ".join([*(s.text for s in self._segments), self._partial]).strip()
+            if heard and not is_backchannel(heard):
+                await self._barge_in()
+
+    def _track_overlap(self, seconds: float, probability: float) -> None:
+        """How long the caller has been speaking without a break while the bot speaks."""
+        if self.player.speaking and probability >= self.settings.endpoint.speech_threshold:
+            self._overlap_s += seconds
+        else:
+            self._overlap_s = 0.0
+
+    async def _on_endpoint(self, event: SpeechStarted | PauseDetected | SpeechEnded) -> None:
+        if isinstance(event, SpeechStarted):
+            self._utterance_over_bot = self.player.speaking
+            self._pending_resumed()
+        elif isinstance(event, PauseDetected):
+            await self._on_pause()
+        elif isinstance(event, SpeechEnded):
+            await self._on_speech_ended()
+
+    def _pending_resumed(self) -> None:
+        """The caller goes on after a pause: what was heard so far is the start of the utterance."""
+        if self._pending is not None:
+            text, _understood, transcript = self._pending
+            self._segments.insert(0, Transcript(text, True, transcript.confidence))
+            self._pending = None
+
+    async def _on_pause(self) -> None:
+        """A short pause: finalise what was said; act at once if it is clear enough."""
+        transcript = await self._finalise()
+        if transcript is None:
+            return
+        if self._utterance_over_bot and is_backchannel(transcript.text):
+            return  # «угу» said over the bot: feedback, not a turn
+        started = time.perf_counter()
+        try:
+            understood = await asyncio.to_thread(
+                self.conversation.understand, transcript.text, transcript.alternatives
+            )
+        except Exception as exc:
+            await self._fail(exc)
+            return
+        self._timing.matching = time.perf_counter() - started
+        if self.conversation.is_final(transcript.text, understood):
+            await self._commit(transcript, understood)
+        else:
+            self._pending = (transcript.text, understood, transcript)
+
+    async def _on_speech_ended(self) -> None:
+        """The definite end: act on what is pending (or on the last words)."""
+        if self._pending is None:
+            await self._on_pause()
+        if self._pending is not None:
+            _text, understood, transcript = self._pending
+            self._pending = None
+            await self._commit(transcript, understood)
+
+    async def _finalise(self) -> Transcript | None:
+        """Ask the recogniser for the final text of the utterance so far, joined with segments."""
+        if self.lane is None:
+            return None
+        started = time.perf_counter()
+        last = await self.lane.finish()
+        self._timing.asr_final = time.perf_counter() - started
+        self._timing.endpoint_wait = self.settings.endpoint.pause_s
+        segments = [*self._segments, last] if last.text else list(self._segments)
+        self._segments = []
+        self._partial = ""
+        if not segments:
+            return None
+        text = " ".join(s.text for s in segments).strip()
+        alternatives = segments[-1].alternatives if len(segments) == 1 else ()
+        confidence = min(s.confidence for s in segments)
+        return Transcript(text, True, confidence, alternatives)
+
+    async def _commit(self, transcript: Transcript, understood: Understanding) -> None:
+        self._reply_timing, self._timing = self._timing, TurnTiming()
+        await self._send_safely(CallerHeard(transcript.text, True))
+        decision = understood.decision
+        best = decision.candidates[0] if decision.candidates else None
+        await self._record(
+            lambda r: r.add_turn(
+                self.started.call_id,
+                "caller",
+                transcript.text,
+                started_at=self.clock(),
+                kind="utterance",
+                entry_id=decision.entry_id or (best.entry_id if best else None),
+                decision=decision.kind,
+                score=best.score if best else None,
+                asr_confidence=transcript.confidence,
+                alternatives=transcript.alternatives,
+            )
+        )
+        self._idle_since = self._stream_s
+        await self._act(self.conversation.commit(transcript.text, understood))
+
+    # --- keys, marks, timers -------------------------------------------------------------
+
+    async def _on_dtmf(self, digit: str) -> None:
+        if self.player.speaking:
+            await self._barge_in()
+        await self._record(
+            lambda r: r.add_turn(
+                self.started.call_id,
+                "caller",
+                f"[DTMF {digit}]",
+                started_at=self.clock(),
+                kind="dtmf",
+            )
+        )
+        self._idle_since = self._stream_s
+        await self._act(self.conversation.press(digit))
+
+    async def _on_mark(self, name: str) -> None:
+        turn_id = self._marks.pop(name, None)
+        if turn_id is not None:
+            await self._record(lambda r: r.update_turn(turn_id, heard=True))
+
+    async def _check_timers(self) -> None:
+        if self._finish.is_set():
+            return
+        if self._stream_s >= self.settings.max_call_s and not self._time_limit_hit:
+            self._time_limit_hit = True
+            await self._interrupt_quietly()
+            await self._act(self.conversation.notice(TimeLimitReached()))
+            return
+        busy = self.player.speaking or self.endpointer.in_speech or self._pending is not None
+        if busy:
+            self._idle_since = self._stream_s
+        elif self._stream_s - self._idle_since >= self.settings.silence_timeout_s:
+            self._idle_since = self._stream_s
+            await self._act(self.conversation.notice(CallerSilent()))
+
+    # --- acting ------------------------------------------------------------------------
+
+    async def _act(self, actions: list[Action]) -> None:
+        """Speak what the policy says; transfer or hang up once the speech before it is played."""
+        for action in actions:
+            if isinstance(action, Say):
+                self._speak(action)
+            else:
+                self._after_speech.append(action)
+        if self._after_speech:
+            self._schedule_finish()
+
+    def _schedule_finish(self) -> None:
+        """Once the queued speech is played, carry out the transfer or hang-up."""
+        if self._finisher is None or self._finisher.done():
+            self._finisher = asyncio.create_task(
+                self._finish_after_speech(), name="voicebot-finish"
+            )
+
+    def _speak(self, say: Say) -> None:
+        timing, self._reply_timing = self._reply_timing, None
+        ready_at = self.player.pacer.now()
+        phrase = Phrase(say.text, say.kind, say.entry_id)
+        turn: dict[str, int] = {}
+
+        async def on_start() -> None:
+            await self._send_safely(BotSaid(say.text, say.kind, say.entry_id))
+            turn_id = await self._record(
+                lambda r: r.add_turn(
+                    self.started.call_id,
+                    "bot",
+                    say.text,
+                    started_at=self.clock(),
+                    kind=say.kind,
+                    entry_id=say.entry_id,
+                )
+            )
+            if isinstance(turn_id, int):
+                turn["id"] = turn_id
+                self._marks[phrase.mark] = turn_id
+
+        async def on_done(completed: bool) -> None:
+            if timing is not None and phrase.first_audio_at is not None:
+                timing.speech_start = phrase.first_audio_at - ready_at
+                self.observe("answer", timing.as_dict())
+            self._idle_since = self._stream_s
+            turn_id = turn.get("id")
+            if turn_id is not None:
+                ended = self.clock()
+                await self._record(
+                    lambda r: r.update_turn(turn_id, ended_at=ended, interrupted=not completed)
+                )
+                if not completed:
+                    await self._record(lambda r: r.update_turn(turn_id, heard=False))
+
+        phrase.on_start = on_start
+        phrase.on_done = on_done
+        self.player.say(phrase)
+
+    async def _finish_after_speech(self) -> None:
+        await self.player.wait_idle()
+        actions, self._after_speech = self._after_speech, []
+        for action in actions:
+            if isinstance(action, Escalate):
+                await self._transfer(action)
+            elif isinstance(action, EndConversation):
+                self._outcome = "no_input" if action.reason == "no_input" else "resolved_by_bot"
+                self._end_reason = action.reason
+                await self._send_safely(Hangup(action.reason))
+        if actions:
+            self._finish.set()
+
+    async def _transfer(self, action: Escalate) -> None:
+        escalation = self.conversation.escalation
+        context = {"reason": action.reason, "topic": action.topic or ""}
+        if escalation is not None:
+            context |= {"summary": escalation.summary, "priority": str(escalation.priority)}
+        self._outcome = "escalated"
+        self._end_reason = action.reason
+        await self._send_safely(TransferCall(action.topic or "operators", context))
+
+    async def _barge_in(self) -> None:
+        """The caller interrupts: stop speaking (a pending transfer or goodbye still happens)."""
+        self._overlap_s = 0.0
+        await self.player.interrupt()
+        self.observe("barge_in", {})
+
+    async def _interrupt_quietly(self) -> None:
+        if self.player.speaking:
+            await self.player.interrupt()
+
+    # --- failures ----------------------------------------------------------------------
+
+    async def _fail(self, exc: BaseException) -> None:
+        log.warning("call %s: engine failure: %r", self.started.call_id, exc)
+        self.observe("engine_error", {})
+        if self.conversation.ended:
+            return
+        await self._interrupt_quietly()
+        await self._act(self.conversation.fail(f"{type(exc).__name__}: {exc}"))
+
+    async def _speech_failed(self, phrase: Phrase, exc: BaseException) -> None:
+        """Speech output broke: say nothing more, hand the caller to a person at once."""
+        log.warning("call %s: speech failed for %r: %r", self.started.call_id, phrase.text, exc)
+        self.observe("engine_error", {})
+        if not self.conversation.ended:
+            self.conversation.fail(f"{type(exc).__name__}: {exc}")
+        if not any(isinstance(a, Escalate) for a in self._after_speech):
+            escalation_topic = self.conversation.state.last_topic
+            self._after_speech.append(Escalate("internal_error", escalation_topic))
+        await self.player.close()
+        self._schedule_finish()
+
+    async def _emergency_transfer(self, exc: BaseException) -> None:
+        self._outcome = "escalated"
+        self._end_reason = "internal_error"
+        await self._send_safely(
+            TransferCall("operators", {"reason": "internal_error", "detail": type(exc).__name__})
+        )
+
+    # --- outcome and records -------------------------------------------------------------
+
+    def _set_outcome_on_hangup(self, reason: str) -> None:
+        if self._outcome:
+            return
+        if reason == "protocol_error":
+            self._outcome = "protocol_error"
+        elif self.conversation.state.answered:
+            self._outcome = "resolved_by_bot"
+        else:
+            self._outcome = "caller_hung_up"
+        self._end_reason = reason
+
+    async def _send_safely(self, event: OutboundEvent) -> None:
+        if self._closed:
+            return
+        try:
+            await self._send(event)
+        except Exception as exc:  # the PBX went away: stop talking to it
+            log.info("call %s: send failed (%r); closing", self.started.call_id, exc)
+            self._closed = True
+            self._set_outcome_on_hangup("connection_lost")
+            self._finish.set()
+
+    async def _record(self, write: Callable[[CallRecorder], object]) -> object:
+        """Persist without ever breaking the call: a store failure is logged, not raised."""
+        recorder = self.engines.recorder
+        if recorder is None:
+            return None
+        try:
+            return await asyncio.to_thread(write, recorder)
+        except Exception:
+            log.exception("call %s: recording failed", self.started.call_id)
+            return None
+
+    def _start_record(self, recorder: CallRecorder) -> None:
+        s = self.started
+        recorder.start_call(
+            s.call_id,
+            caller=s.caller,
+            called=s.called,
+            codec=s.codec,
+            sample_rate=s.sample_rate,
+            started_at=self.clock(),
+            metadata=dict(s.metadata),
+        )
+
+    def _end_record(self, recorder: CallRecorder) -> None:
+        recorder.end_call(
+            self.started.call_id,
+            ended_at=self.clock(),
+            outcome=self._outcome or "failed",
+            end_reason=self._end_reason or "unknown",
+            escalation=self.conversation.escalation,
+        )
+
+    async def _close_recognizer(self) -> None:
+        lane, self.lane = self.lane, None
+        if lane is not None:
+            await lane.close()
+        self.detector = None
