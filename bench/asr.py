@@ -33,7 +33,9 @@ from voicebot.errors import ModelMissingError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from speech_samples import espeak_wav, frames, read_wav  # noqa: E402
+from speech_samples import espeak_wav, frames  # noqa: E402
+
+from voicebot.audio import read_wav  # noqa: E402
 
 RATE = 8000
 TRAILING_SILENCE = bytes(2 * RATE * 300 // 1000)

@@ -14,11 +14,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import wave
 from collections.abc import Sequence
 from pathlib import Path
 
-from voicebot.audio import resample
+from voicebot.audio import read_wav, resample, write_wav
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CACHE_DIR = (
@@ -36,23 +35,6 @@ def espeak_version() -> str:
     """The installed espeak-ng's version line (part of the cache key)."""
     done = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True)
     return done.stdout.strip()
-
-
-def read_wav(path: Path) -> tuple[bytes, int]:
-    """(PCM16 mono little-endian, sample rate) of a 16-bit mono WAV file."""
-    with wave.open(str(path), "rb") as wav:
-        if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
-            raise ValueError(f"{path}: expected 16-bit mono WAV")
-        return wav.readframes(wav.getnframes()), wav.getframerate()
-
-
-def write_wav(path: Path, pcm: bytes, rate: int) -> None:
-    """Write PCM16 mono as a WAV file."""
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm)
 
 
 def espeak_wav(

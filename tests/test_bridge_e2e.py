@@ -14,10 +14,8 @@ import asyncio
 import json
 import shutil
 import socket
-import subprocess
 import threading
 import time
-import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +23,12 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from speech_samples import espeak_wav, have_espeak
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from telephony_bridge.app import BridgeConfig, create_app
-from voicebot.audio import decode, encode, resample
+from voicebot.audio import decode, encode
 from voicebot.call import CallEngines
 from voicebot.config import Settings
 from voicebot.dialogue import DialoguePolicy
@@ -67,16 +66,11 @@ def undithered_model(model_dir: Path, tmp: Path) -> Path:
     return copy
 
 
-def korean_speech(text: str, tmp: Path) -> bytes:
+def korean_speech(text: str) -> bytes:
     """espeak-ng Korean speech as PCM16 at 8 kHz."""
-    if shutil.which("espeak-ng") is None:
+    if not have_espeak():
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
-    path = tmp / "utterance.wav"
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(path), text], check=True)
-    with wave.open(str(path)) as wav:
-        pcm = wav.readframes(wav.getnframes())
-        rate = wav.getframerate()
-    return resample(pcm, rate, RATE)
+    return espeak_wav(text, "ko", RATE)
 
 
 @dataclass
@@ -201,10 +195,8 @@ def _heard_at(caller: Caller) -> int:
     return kinds.index("transcript") if "transcript" in kinds else len(kinds)
 
 
-def test_a_call_is_answered_over_the_websocket_with_real_engines(
-    bridge: Bridge, tmp_path: Path
-) -> None:
-    question = korean_speech("인터넷이 안 돼요", tmp_path)
+def test_a_call_is_answered_over_the_websocket_with_real_engines(bridge: Bridge) -> None:
+    question = korean_speech("인터넷이 안 돼요")
     caller = Caller()
 
     async def call() -> None:
@@ -248,8 +240,8 @@ def test_a_call_is_answered_over_the_websocket_with_real_engines(
     assert caller_turns[0].asr_confidence is not None
 
 
-def test_the_caller_interrupts_a_real_answer(bridge: Bridge, tmp_path: Path) -> None:
-    question = korean_speech("인터넷이 안 돼요", tmp_path)
+def test_the_caller_interrupts_a_real_answer(bridge: Bridge) -> None:
+    question = korean_speech("인터넷이 안 돼요")
     caller = Caller()
 
     async def call() -> None:

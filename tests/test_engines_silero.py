@@ -6,13 +6,12 @@ import shutil
 import subprocess
 import sys
 import threading
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from voicebot.audio import resample, silence
+from voicebot.audio import read_wav, resample, silence
 from voicebot.engines.silero import SileroSpeechDetector, SileroVadModel, packaged_model_path
 from voicebot.vad import Endpointer, SpeechEnded, SpeechStarted
 
@@ -22,13 +21,6 @@ ASTERISK_RU = Path("/usr/share/asterisk/sounds/ru")
 PHRASE = "Здравствуйте подскажите пожалуйста как оплатить интернет"
 LEAD_S, TAIL_S = 1.0, 1.5  # silence put around the speech
 TOLERANCE_S = 0.15
-
-
-def read_wav(path: Path) -> tuple[bytes, int]:
-    """Mono PCM16 frames and rate of a wav file."""
-    with wave.open(str(path)) as wav:
-        assert wav.getnchannels() == 1 and wav.getsampwidth() == 2, path
-        return wav.readframes(wav.getnframes()), wav.getframerate()
 
 
 def trim(pcm: bytes, share: float = 0.02) -> bytes:

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from speech_samples import cer, edit_distance, espeak_wav, frames, have_espeak, read_wav
+from speech_samples import cer, edit_distance, espeak_wav, frames, have_espeak
 
+from voicebot.audio import read_wav
 from voicebot.engines.vosk import (
     DEFAULT_MODEL,
     VoskModelFactory,

@@ -9,6 +9,8 @@ and European networks, mu-law in North America and Japan (and on Twilio).
 from __future__ import annotations
 
 import math
+import wave
+from pathlib import Path
 from typing import Literal, TypeVar, get_args
 
 import numpy as np
@@ -253,3 +255,28 @@ class Resampler:
             self.in_rate, self.out_rate, 1, dtype="int16", quality="HQ"
         )
         return np.asarray(out, dtype="<i2").tobytes()
+
+
+def read_wav(path: Path) -> tuple[bytes, int]:
+    """Mono PCM16 samples and the rate of a WAV file; AudioFormatError (in Russian) otherwise."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            pcm = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise AudioFormatError(f"{path}: не WAV PCM ({exc}); нужен WAV моно PCM 16 бит") from exc
+    if channels != 1 or width != 2:
+        raise AudioFormatError(
+            f"{path}: нужен WAV моно PCM 16 бит, а в файле {channels} канал(а), "
+            f"{width * 8} бит (перекодируйте: sox {path.name} -c 1 -b 16 out.wav)"
+        )
+    return pcm, rate
+
+
+def write_wav(path: Path, pcm: bytes, sample_rate: int) -> None:
+    """Write mono PCM16 as a WAV file."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm)

@@ -216,7 +216,8 @@ class CallSession:
         self._idle_since = 0.0
         self._partial = ""
         self._segments: list[Transcript] = []
-        self._pending: tuple[str, Understanding, Transcript] | None = None
+        # A finalised utterance not clear enough to act on yet: the caller may go on.
+        self._pending: tuple[Transcript, Understanding] | None = None
         self._timing = TurnTiming()  # the utterance being heard
         self._reply_timing: TurnTiming | None = None  # handed to the reply's first phrase
         self._utterance_over_bot = False
@@ -355,8 +356,8 @@ class CallSession:
     def _pending_resumed(self) -> None:
         """The caller goes on after a pause: what was heard so far is the start of the utterance."""
         if self._pending is not None:
-            text, _understood, transcript = self._pending
-            self._segments.insert(0, Transcript(text, True, transcript.confidence))
+            transcript, _understood = self._pending
+            self._segments.insert(0, Transcript(transcript.text, True, transcript.confidence))
             self._pending = None
 
     async def _on_pause(self) -> None:
@@ -378,14 +379,14 @@ class CallSession:
         if self.conversation.is_final(transcript.text, understood):
             await self._commit(transcript, understood)
         else:
-            self._pending = (transcript.text, understood, transcript)
+            self._pending = (transcript, understood)
 
     async def _on_speech_ended(self) -> None:
         """The definite end: act on what is pending (or on the last words)."""
         if self._pending is None:
             await self._on_pause()
         if self._pending is not None:
-            _text, understood, transcript = self._pending
+            transcript, understood = self._pending
             self._pending = None
             await self._commit(transcript, understood)
 

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import wave
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from voicebot.audio import read_wav, write_wav
+
 if TYPE_CHECKING:  # the CLI is a composition root: the bridge package is imported when used
     from telephony_bridge.simulator import CallEvent, CallReport
 
 DEFAULT_URL = "ws://127.0.0.1:8080/ws/call"
-
-
-def read_wav(path: Path) -> tuple[bytes, int]:
-    """Mono PCM16 samples and the rate of a WAV file; ValueError (in Russian) for anything else."""
-    try:
-        with wave.open(str(path), "rb") as wav:
-            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
-            pcm = wav.readframes(wav.getnframes())
-    except (wave.Error, EOFError) as exc:
-        raise ValueError(f"{path}: не WAV PCM ({exc}); нужен WAV моно PCM 16 бит") from exc
-    if channels != 1 or width != 2:
-        raise ValueError(
-            f"{path}: нужен WAV моно PCM 16 бит, а в файле {channels} канал(а), "
-            f"{width * 8} бит (перекодируйте: sox {path.name} -c 1 -b 16 out.wav)"
-        )
-    return pcm, rate
 
 
 def describe(event: CallEvent) -> str | None:
@@ -87,15 +72,6 @@ def summary_lines(report: CallReport) -> list[str]:
         + f", {report.duration:.1f} с, провалов воспроизведения: {report.underruns}"
     )
     return lines
-
-
-def save_wav(path: Path, pcm: bytes, rate: int) -> None:
-    """Write mono PCM16 as a WAV file."""
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm)
 
 
 def _fail(message: str, code: int) -> SystemExit:
@@ -167,7 +143,7 @@ def call_command(
     for line in summary_lines(report):
         click.echo(line)
     target = save or Path(f"bot-{report.call_id}.wav")
-    save_wav(target, report.bot_audio, report.sample_rate)
+    write_wav(target, report.bot_audio, report.sample_rate)
     seconds = len(report.bot_audio) / 2 / report.sample_rate
     click.echo(f"Звук бота: {target} ({seconds:.1f} с, {report.sample_rate} Гц)")
     if report.ended_by == "error":

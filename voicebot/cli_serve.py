@@ -30,14 +30,12 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
     from voicebot.call import CallEngines
     from voicebot.composition import build_call_engines, check_models, phrases_to_prepare
     from voicebot.errors import VoicebotError
+    from voicebot.tts import SpeechOutput
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    overrides: dict[str, object] = {}
-    if kb_dir is not None:
-        overrides["kb_dir"] = kb_dir
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = Settings() if kb_dir is None else Settings(kb_dir=kb_dir)
     try:
         check_models(settings)
     except VoicebotError as exc:
@@ -49,13 +47,14 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
 
     def load() -> CallEngines:
         engines = build_call_engines(settings)
-        kb = engines.policy.kb
+        kb, speech = engines.policy.kb, engines.speech
+        if isinstance(speech, SpeechOutput):  # pre-synthesise every answer and prompt
 
-        def prepare() -> None:
-            report = engines.speech.prepare(phrases_to_prepare(kb), [8000, 16000])  # type: ignore[attr-defined]
-            logging.getLogger("voicebot").info("speech cache ready: %s", report)
+            def prepare() -> None:
+                report = speech.prepare(phrases_to_prepare(kb), [8000, 16000])
+                logging.getLogger("voicebot").info("speech cache ready: %s", report)
 
-        threading.Thread(target=prepare, name="voicebot-prepare-speech", daemon=True).start()
+            threading.Thread(target=prepare, name="voicebot-prepare-speech", daemon=True).start()
         return engines
 
     app = create_app(BridgeConfig(token=token), load)

@@ -13,9 +13,10 @@ import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
+from voicebot.audio import bytes_per_frame
 from voicebot.events import ClearAudio, OutboundEvent, PlayAudio
 
 
@@ -63,15 +64,9 @@ class Phrase:
     on_done: Callable[[bool], Awaitable[None]] | None = None
     mark: str = ""
     first_audio_at: float | None = None
-    frames_sent: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 Send = Callable[[OutboundEvent], Awaitable[None]]
-
-
-class SpeechFailed(Exception):
-    """The speech source raised while producing a phrase."""
 
 
 class Player:
@@ -93,7 +88,7 @@ class Player:
         self.send = send
         self.sample_rate = sample_rate
         self.pacer = pacer or RealTimePacer()
-        self.frame_bytes = sample_rate * frame_ms // 1000 * 2
+        self.frame_bytes = bytes_per_frame("pcm16", sample_rate, frame_ms)
         self.frame_s = frame_ms / 1000
         self.prebuffer_frames = prebuffer_frames
         self.on_error = on_error
@@ -203,7 +198,6 @@ class Player:
         elif index >= self.prebuffer_frames:
             await self.pacer.sleep_until(deadline - self.prebuffer_frames * self.frame_s)
         await self.send(PlayAudio(frame))
-        phrase.frames_sent += 1
         return deadline + self.frame_s
 
 

@@ -38,11 +38,6 @@ class RecognitionLane:
         self._failed = False
         self._task = asyncio.create_task(self._run(), name="voicebot-recognition")
 
-    @property
-    def backlog_bytes(self) -> int:
-        """Audio waiting to be recognised."""
-        return sum(len(item) for item in self._items if isinstance(item, bytes))
-
     def feed(self, pcm: bytes) -> None:
         """Queue audio for recognition."""
         if not self._failed:
