@@ -1,82 +1,87 @@
-"""The bridge: a FastAPI app that takes PBX calls over WebSocket and runs a call session for each."""
+"""The bridge: a FastAPI app that takes PBX calls (every adapter's WebSocket route, AudioSocket
+over TCP) and runs a call session for each; plus health, metrics and the call routes that
+dialplans read after a stream ends."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import hmac
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Response, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, HTTPException, Request, Response, WebSocket
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.websockets import WebSocketState
 
-from telephony_bridge.adapters.generic import (
-    CLOSE_NORMAL,
-    CLOSE_POLICY,
+from telephony_bridge.adapters import adapter_specs
+from telephony_bridge.adapters.base import (
+    CLOSE_TOO_BIG,
     CLOSE_TRY_LATER,
     CLOSE_UNAUTHORIZED,
-    GenericCodec,
+    AdapterSpec,
+    CallRoute,
     ProtocolError,
-    error_message,
-    parse_control,
-    parse_start,
+    Wire,
 )
 from telephony_bridge.metrics import BridgeMetrics
-from voicebot.call import CallEngines, CallSession, CallSettings
-from voicebot.events import CallEnded, InboundEvent, OutboundEvent
+from telephony_bridge.runner import (
+    Announcement,
+    CallDirectory,
+    CallRunner,
+    RateLimiter,
+    RunnerSettings,
+)
+from telephony_bridge.webhooks import add_webhook_routes
+from voicebot.call import CallEngines, CallSettings
 
 log = logging.getLogger("voicebot.bridge")
+
+TCP_READ_BYTES = 65_536
 
 
 @dataclass(frozen=True)
 class BridgeConfig:
-    """Limits and the shared secret of the PBX WebSocket."""
+    """Limits, the shared secret and the listening points of the bridge."""
 
     token: str
     start_timeout_s: float = 10.0
     max_messages_per_s: float = 200.0
     burst_messages: int = 400
     call: CallSettings = field(default_factory=CallSettings)
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int | None = None  # None: no AudioSocket server; 0: any free port
+    twilio_workflow_sid: str = ""  # TaskRouter workflow for Twilio transfers (else <Enqueue>)
+    jambonz_sip_uri: str | None = None  # e.g. "sip:{queue}@pbx.example.ru" (else enqueue)
 
-
-class RateLimiter:
-    """A token bucket: `allow()` is False once the peer sends faster than the limit."""
-
-    def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        """`rate` messages per second sustained, `burst` at once."""
-        self.rate = rate
-        self.burst = float(burst)
-        self.clock = clock
-        self.tokens = float(burst)
-        self.updated = clock()
-
-    def allow(self) -> bool:
-        """Spend a token if there is one."""
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+    def runner_settings(self) -> RunnerSettings:
+        """The part every call runner needs."""
+        return RunnerSettings(
+            start_timeout_s=self.start_timeout_s,
+            max_messages_per_s=self.max_messages_per_s,
+            burst_messages=self.burst_messages,
+            call=self.call,
+        )
 
 
 class Runtime:
-    """The engines (once loaded) and the metrics of one bridge process."""
+    """The engines (once loaded), metrics and call directory of one bridge process."""
 
     def __init__(self, load: Callable[[], CallEngines] | CallEngines) -> None:
         """Engines given directly are ready at once; a loader runs at start-up."""
         self.metrics = BridgeMetrics()
+        self.directory = CallDirectory()
         self.engines: CallEngines | None = None if callable(load) else load
         self._load = load if callable(load) else None
         self.load_error: str | None = None
+        self.audiosocket_port: int | None = None  # where AudioSocket listens, once it does
 
     async def start(self) -> None:
         """Load the engines off the event loop (the app answers /healthz meanwhile)."""
@@ -89,15 +94,97 @@ class Runtime:
             log.error("engines failed to load: %s", self.load_error)
 
 
+class WebSocketTransport:
+    """Transport over a Starlette WebSocket."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        """Wrap an accepted WebSocket."""
+        self.websocket = websocket
+
+    async def receive(self) -> Wire | None:
+        """The next TEXT (str) or BINARY (bytes) frame; None on disconnect."""
+        try:
+            message = await self.websocket.receive()
+        except RuntimeError:  # already disconnected
+            return None
+        if message["type"] == "websocket.disconnect":
+            if message.get("code") == CLOSE_TOO_BIG:  # the server cut an oversized message
+                raise ProtocolError("frame_too_large", "message over the size limit", CLOSE_TOO_BIG)
+            return None
+        data: bytes | None = message.get("bytes")
+        if data is not None:
+            return data
+        text: str = message.get("text") or ""
+        return text
+
+    async def send(self, message: Wire) -> None:
+        """Send a frame of the message's kind."""
+        if isinstance(message, bytes):
+            await self.websocket.send_bytes(message)
+        else:
+            await self.websocket.send_text(message)
+
+    async def close(self, code: int) -> None:
+        """Close with `code` unless already closed."""
+        if self.websocket.client_state == WebSocketState.CONNECTED:
+            await self.websocket.close(code=code)
+
+
+class StreamTransport:
+    """Transport over an asyncio TCP stream (AudioSocket): chunks as they arrive."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Wrap an accepted TCP connection."""
+        self.reader = reader
+        self.writer = writer
+
+    async def receive(self) -> Wire | None:
+        """The next chunk; None at EOF or on a reset."""
+        try:
+            chunk = await self.reader.read(TCP_READ_BYTES)
+        except (ConnectionError, OSError):
+            return None
+        return chunk or None
+
+    async def send(self, message: Wire) -> None:
+        """Write bytes and wait for the buffer to drain."""
+        self.writer.write(message if isinstance(message, bytes) else message.encode())
+        await self.writer.drain()
+
+    async def close(self, code: int) -> None:
+        """Close the socket (the code has no meaning on TCP)."""
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+
+
 def create_app(config: BridgeConfig, engines: Callable[[], CallEngines] | CallEngines) -> FastAPI:
     """The bridge app; `engines` is a ready CallEngines or a loader run at start-up."""
     runtime = Runtime(engines)
+    specs = adapter_specs()
+
+    def runner(transport: WebSocketTransport | StreamTransport, spec: AdapterSpec) -> CallRunner:
+        assert runtime.engines is not None
+        return CallRunner(
+            transport,
+            spec.new(),
+            config.runner_settings(),
+            runtime.engines,
+            runtime.metrics,
+            runtime.directory,
+            protocol=spec.name,
+        )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(runtime.start())
-        yield
-        loading.cancel()
+        server = await _start_tcp(config, runtime, specs, runner)
+        try:
+            yield
+        finally:
+            loading.cancel()
+            if server is not None:
+                server.close()
 
     app = FastAPI(title="voicebot bridge", lifespan=lifespan)
     app.state.runtime = runtime
@@ -120,109 +207,149 @@ def create_app(config: BridgeConfig, engines: Callable[[], CallEngines] | CallEn
     async def metrics() -> Response:
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.websocket("/ws/call")
-    async def call_socket(websocket: WebSocket) -> None:
-        await websocket.accept()
-        if not _authorised(websocket, config.token):
-            await _refuse(websocket, ProtocolError("unauthorized", "bad token", CLOSE_UNAUTHORIZED))
-            return
-        if runtime.engines is None:
-            await _refuse(websocket, ProtocolError("not_ready", "models loading", CLOSE_TRY_LATER))
-            return
-        await _serve_call(websocket, config, runtime, runtime.engines)
+    def require_token(request: Request) -> None:
+        if not _authorised(request.query_params, request.headers, config.token):
+            raise HTTPException(status_code=401, detail="bad or missing token")
 
+    @app.get("/calls/{call_id}/route", response_model=None)
+    async def call_route(call_id: str, request: Request) -> Response | dict[str, Any]:
+        require_token(request)
+        route = runtime.directory.route(call_id)
+        if request.query_params.get("format") == "text":
+            return PlainTextResponse(f"{route.action} {route.target}".strip())
+        return {"action": route.action, "target": route.target, "context": dict(route.context)}
+
+    @app.post("/calls/{call_id}/announce")
+    async def announce(call_id: str, request: Request) -> dict[str, str]:
+        require_token(request)
+        fields = await _announce_fields(request)
+        runtime.directory.announce(call_id, fields)
+        return {"status": "ok"}
+
+    add_webhook_routes(
+        app,
+        runtime.directory,
+        require_token,
+        twilio_workflow_sid=config.twilio_workflow_sid,
+        jambonz_sip_uri=config.jambonz_sip_uri,
+    )
+    for spec in specs:
+        if spec.path is not None:
+            _add_websocket_route(app, spec, config, runtime, runner)
     return app
 
 
-def _authorised(websocket: WebSocket, token: str) -> bool:
-    given = websocket.query_params.get("token", "")
-    header = websocket.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        given = header[7:].strip()
+def _add_websocket_route(
+    app: FastAPI,
+    spec: AdapterSpec,
+    config: BridgeConfig,
+    runtime: Runtime,
+    runner: Callable[[WebSocketTransport | StreamTransport, AdapterSpec], CallRunner],
+) -> None:
+    async def call_socket(websocket: WebSocket, path_token: str = "") -> None:
+        offered = websocket.scope.get("subprotocols") or []
+        subprotocol = spec.subprotocol if spec.subprotocol in offered else None
+        await websocket.accept(subprotocol=subprotocol)
+        transport = WebSocketTransport(websocket)
+        adapter = spec.new()
+        if not _authorised(websocket.query_params, websocket.headers, config.token, path_token):
+            await _refuse(
+                transport,
+                adapter.refuse,
+                ProtocolError("unauthorized", "bad or missing token", CLOSE_UNAUTHORIZED),
+            )
+            return
+        if runtime.engines is None:
+            await _refuse(
+                transport,
+                adapter.refuse,
+                ProtocolError("not_ready", "models loading", CLOSE_TRY_LATER),
+            )
+            return
+        await runner(transport, spec).run()
+
+    assert spec.path is not None
+    app.add_api_websocket_route(spec.path, call_socket, name=f"{spec.name}-call")
+    app.add_api_websocket_route(
+        spec.path + "/{path_token}", call_socket, name=f"{spec.name}-call-path-token"
+    )
+
+
+async def _start_tcp(
+    config: BridgeConfig,
+    runtime: Runtime,
+    specs: tuple[AdapterSpec, ...],
+    runner: Callable[[WebSocketTransport | StreamTransport, AdapterSpec], CallRunner],
+) -> asyncio.Server | None:
+    """AudioSocket's TCP server, when configured."""
+    spec = next((s for s in specs if s.path is None), None)
+    if config.audiosocket_port is None or spec is None:
+        return None
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        transport = StreamTransport(reader, writer)
+        if runtime.engines is None:
+            await _refuse(
+                transport,
+                spec.new().refuse,
+                ProtocolError("not_ready", "models loading", CLOSE_TRY_LATER),
+            )
+            return
+        try:
+            await runner(transport, spec).run()
+        except Exception:
+            log.exception("AudioSocket connection failed")
+            await transport.close(0)
+
+    server = await asyncio.start_server(handle, config.audiosocket_host, config.audiosocket_port)
+    runtime.audiosocket_port = int(server.sockets[0].getsockname()[1])
+    log.info("AudioSocket listening on %s:%s", config.audiosocket_host, runtime.audiosocket_port)
+    return server
+
+
+def _authorised(query: Any, headers: Any, token: str, path_token: str = "") -> bool:
+    """The shared secret as `?token=`, a Bearer header, Basic auth's password or a path suffix."""
+    given = path_token or str(query.get("token", ""))
+    header = str(headers.get("authorization", ""))
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        given = value.strip()
+    elif scheme.lower() == "basic":
+        with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+            given = base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
     return bool(token) and hmac.compare_digest(given.encode(), token.encode())
 
 
-async def _refuse(websocket: WebSocket, error: ProtocolError) -> None:
-    with contextlib.suppress(Exception):
-        await websocket.send_text(error_message(error))
-        await websocket.close(code=error.close_code)
-
-
-async def _serve_call(
-    websocket: WebSocket, config: BridgeConfig, runtime: Runtime, engines: CallEngines
+async def _refuse(
+    transport: WebSocketTransport | StreamTransport,
+    last_words: Callable[[ProtocolError], tuple[Wire, ...]],
+    error: ProtocolError,
 ) -> None:
-    metrics = runtime.metrics
-    try:
-        first = await asyncio.wait_for(websocket.receive_text(), config.start_timeout_s)
-        started = parse_start(first)
-    except ProtocolError as error:
-        metrics.protocol_errors.labels(error.code).inc()
-        await _refuse(websocket, error)
-        return
-    except (TimeoutError, WebSocketDisconnect, KeyError, RuntimeError):
-        await _refuse(websocket, ProtocolError("expected_start", "no start message"))
-        return
-
-    codec = GenericCodec(started.codec)
-    send_lock = asyncio.Lock()
-
-    async def send(event: OutboundEvent) -> None:
-        async with send_lock:
-            for message in codec.outbound(event):
-                if isinstance(message, bytes):
-                    await websocket.send_bytes(message)
-                else:
-                    await websocket.send_text(message)
-
-    queue: asyncio.Queue[InboundEvent] = asyncio.Queue()
-    limiter = RateLimiter(config.max_messages_per_s, config.burst_messages)
-    violation: list[ProtocolError] = []
-
-    async def read() -> None:
-        try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    session.end_now("hangup")
-                    return
-                if not limiter.allow():
-                    raise ProtocolError("rate_limited", "too many messages per second")
-                if message.get("bytes") is not None:
-                    await queue.put(codec.audio_in(message["bytes"]))
-                elif message.get("text") is not None:
-                    event = parse_control(message["text"])
-                    if isinstance(event, CallEnded):
-                        session.end_now(event.reason)
-                        return
-                    await queue.put(event)
-        except ProtocolError as error:
-            violation.append(error)
-            metrics.protocol_errors.labels(error.code).inc()
-            session.end_now("protocol_error")
-        except (WebSocketDisconnect, RuntimeError):
-            session.end_now("hangup")
-
-    async def events() -> AsyncIterator[InboundEvent]:
-        while True:
-            yield await queue.get()
-
-    session = CallSession(started, engines, send, settings=config.call, observe=metrics.observe)
-    reader = asyncio.create_task(read(), name=f"voicebot-read-{started.call_id}")
-    metrics.calls_active.inc()
-    try:
-        result = await session.run(events())
-    finally:
-        metrics.calls_active.dec()
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-    metrics.calls.labels(result.outcome).inc()
-    if violation:
-        await _refuse(websocket, violation[0])
-    elif websocket.client_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(Exception):
-            await websocket.close(code=CLOSE_NORMAL)
-    log.info("call %s ended: %s (%s)", started.call_id, result.outcome, result.end_reason)
+    with contextlib.suppress(Exception):
+        for message in last_words(error):
+            await transport.send(message)
+        await transport.close(error.close_code)
 
 
-__all__ = ["CLOSE_POLICY", "BridgeConfig", "RateLimiter", "create_app"]
+async def _announce_fields(request: Request) -> Announcement:
+    """caller, called and metadata from a JSON body, a form (Asterisk's CURL) or the query."""
+    data: dict[str, Any] = dict(request.query_params)
+    content_type = request.headers.get("content-type", "")
+    if "json" in content_type:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise HTTPException(status_code=422, detail="the body must be a JSON object")
+        data |= body
+    elif "form-urlencoded" in content_type:  # Asterisk's CURL(url,post-data) sends a form
+        body = (await request.body()).decode("utf-8", errors="replace")
+        data |= dict(parse_qsl(body, keep_blank_values=True))
+    data.pop("token", None)
+    metadata = data.pop("metadata", {})
+    if not isinstance(metadata, dict):
+        raise HTTPException(status_code=422, detail="'metadata' must be an object")
+    caller, called = str(data.pop("caller", "")), str(data.pop("called", ""))
+    extra = {str(k): str(v) for k, v in (data | metadata).items()}
+    return Announcement(caller, called, tuple(sorted(extra.items())))
+
+
+__all__ = ["BridgeConfig", "CallRoute", "RateLimiter", "create_app"]

@@ -6,15 +6,15 @@ import json
 
 import pytest
 
+from telephony_bridge.adapters.base import ProtocolError
 from telephony_bridge.adapters.generic import (
     MAX_FRAME_BYTES,
     GenericCodec,
-    ProtocolError,
     error_message,
     parse_control,
     parse_start,
 )
-from telephony_bridge.app import RateLimiter
+from telephony_bridge.runner import RateLimiter
 from voicebot.audio import encode
 from voicebot.events import (
     BotSaid,

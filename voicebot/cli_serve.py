@@ -23,7 +23,8 @@ from voicebot.config import Settings
 @click.option("--host", default=None, help="Listen address (default: VOICEBOT_BRIDGE_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default: VOICEBOT_BRIDGE_PORT).")
 def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> None:
-    """Run the WebSocket bridge for PBX calls (ws://HOST:PORT/ws/call), /healthz, /readyz, /metrics."""
+    """Run the bridge for PBX calls (WebSocket routes of every adapter, AudioSocket over TCP when
+    VOICEBOT_AUDIOSOCKET_PORT is set), /healthz, /readyz, /metrics."""
     import uvicorn
 
     from telephony_bridge.app import BridgeConfig, create_app
@@ -57,7 +58,14 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
             threading.Thread(target=prepare, name="voicebot-prepare-speech", daemon=True).start()
         return engines
 
-    app = create_app(BridgeConfig(token=token), load)
+    config = BridgeConfig(
+        token=token,
+        audiosocket_host=settings.audiosocket_host,
+        audiosocket_port=settings.audiosocket_port,
+        twilio_workflow_sid=settings.twilio_workflow_sid,
+        jambonz_sip_uri=settings.jambonz_sip_uri,
+    )
+    app = create_app(config, load)
     uvicorn.run(
         app,
         host=host or settings.bridge_host,

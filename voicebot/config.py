@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     bridge_host: str = "127.0.0.1"
     bridge_port: int = 8080
     bridge_token: str = ""
+    # Asterisk AudioSocket (TCP, no authentication of its own: keep it on a private network).
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int | None = None  # e.g. 9092; unset: no AudioSocket server
+    twilio_workflow_sid: str = ""  # Twilio TaskRouter workflow for transfers (else <Enqueue>)
+    jambonz_sip_uri: str | None = None  # jambonz transfers dial this, e.g. sip:{queue}@pbx
 
     @property
     def manifest_path(self) -> Path:

@@ -6,6 +6,14 @@ import json
 from dataclasses import dataclass
 from typing import Any, cast
 
+from telephony_bridge.adapters.base import (
+    CLOSE_UNSUPPORTED,
+    NOTHING,
+    AdapterSpec,
+    ProtocolError,
+    Translation,
+    Wire,
+)
 from voicebot.audio import Codec, decode, encode
 from voicebot.events import (
     AudioIn,
@@ -26,22 +34,6 @@ from voicebot.events import (
 MAX_FRAME_BYTES = 8000
 CODECS: dict[str, tuple[int, ...]] = {"alaw": (8000,), "ulaw": (8000,), "pcm16": (8000, 16000)}
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
-
-# WebSocket close codes used by the bridge.
-CLOSE_NORMAL = 1000
-CLOSE_UNSUPPORTED = 1003
-CLOSE_POLICY = 1008
-CLOSE_TRY_LATER = 1013
-CLOSE_UNAUTHORIZED = 4401
-
-
-class ProtocolError(Exception):
-    """The peer broke the protocol; `code` is sent in the error event, `close_code` closes."""
-
-    def __init__(self, code: str, message: str, close_code: int = CLOSE_POLICY) -> None:
-        super().__init__(message)
-        self.code = code
-        self.close_code = close_code
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -151,6 +143,41 @@ class GenericCodec:
                 )
             ]
         raise TypeError(f"not an outbound event: {event!r}")
+
+
+class GenericAdapter:
+    """CallAdapter of the generic protocol: `start`, then audio and control frames."""
+
+    def __init__(self) -> None:
+        """Nothing is known before `start`."""
+        self.codec: GenericCodec | None = None
+
+    def receive(self, message: Wire) -> Translation:
+        """`start` first, then BINARY audio and TEXT control frames."""
+        if self.codec is None:
+            if isinstance(message, bytes):
+                raise ProtocolError(
+                    "expected_start", 'the first message must be {"event": "start"}'
+                )
+            started = parse_start(message)
+            self.codec = GenericCodec(started.codec)
+            return Translation(events=(started,))
+        if isinstance(message, bytes):
+            return Translation(events=(self.codec.audio_in(message),))
+        return Translation(events=(parse_control(message),))
+
+    def send(self, event: OutboundEvent) -> Translation:
+        """Audio in the call's codec, the rest as JSON TEXT frames."""
+        if self.codec is None:
+            return NOTHING
+        return Translation(replies=tuple(self.codec.outbound(event)))
+
+    def refuse(self, error: ProtocolError) -> tuple[Wire, ...]:
+        """An `error` event."""
+        return (error_message(error),)
+
+
+SPEC = AdapterSpec(name="generic", new=GenericAdapter, path="/ws/call")
 
 
 def error_message(error: ProtocolError) -> str:

@@ -1,0 +1,1 @@
+"""PBX clients for the conformance suite: each speaks one protocol's real wire format."""
