@@ -190,3 +190,23 @@ def test_truncated_weights_file_is_retrained(tmp_path: Path) -> None:
     )
 
     assert model.probabilities(VECTORS).argmax(axis=1).tolist() == LABELS.tolist()
+
+
+def test_learns_from_sparse_char_ngram_rows(tmp_path: Path) -> None:
+    from voicebot.lexical import CharNgramVectorizer
+
+    texts = ["какой баланс", "сколько денег на счету", "оплатить картой", "как заплатить"]
+    labels = np.array([0, 0, 1, 1], dtype=np.int64)
+    vectorizer = CharNgramVectorizer(texts)
+    rows = vectorizer.transform(texts)
+    model = train_cached(
+        rows, labels, 2, np.ones(4, dtype=np.float32), has_background=False, cache_dir=tmp_path
+    )
+    probs = model.probabilities(vectorizer.transform(["баланс какой", "заплатить картой"]))
+    assert probs[0].argmax() == 0 and probs[1].argmax() == 1
+    # The second call loads the same weights from the cache.
+    again = train_cached(
+        rows, labels, 2, np.ones(4, dtype=np.float32), has_background=False, cache_dir=tmp_path
+    )
+    np.testing.assert_array_equal(again.weights, model.weights)
+    assert len(list(tmp_path.glob("intent-*.npz"))) == 1

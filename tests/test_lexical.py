@@ -103,3 +103,50 @@ def test_excluded_document_gives_its_entry_nothing_when_siblings_share_no_word(
     scores = index.scores(["узнать", "баланс"], exclude_document=0)
 
     assert scores[0] == 0.0
+
+
+def test_char_ngrams_pad_words_and_keep_short_ones_once() -> None:
+    from voicebot.lexical import char_ngrams
+
+    assert char_ngrams("да", 2, 3) == [" д", "да", "а ", " да", "да "]
+    assert char_ngrams("я", 2, 5) == [" я", "я ", " я "]
+    assert char_ngrams("a", 4, 5) == [" a "]
+
+
+def test_char_vectorizer_rows_are_unit_and_typos_stay_close() -> None:
+    from voicebot.lexical import CharNgramVectorizer
+
+    texts = ["какой у меня баланс", "как оплатить интернет", "роутер не работает"]
+    vectorizer = CharNgramVectorizer(texts)
+    rows = vectorizer.transform(["какой у меня балланс", "zzz"])
+    dense = rows.dot(np.eye(vectorizer.width, dtype=np.float32))
+    assert np.linalg.norm(dense[0]) == pytest.approx(1.0, abs=1e-5)
+    assert not dense[1].any()  # nothing known: an empty row
+    known = vectorizer.transform(texts).dot(np.eye(vectorizer.width, dtype=np.float32))
+    similarity = known @ dense[0]
+    assert int(np.argmax(similarity)) == 0 and similarity[0] > 0.7
+
+
+def test_sparse_rows_dot_and_transpose_match_dense() -> None:
+    from voicebot.lexical import SparseRows
+
+    rows = SparseRows(
+        np.array([0, 2, 2, 3], dtype=np.int64),
+        np.array([0, 2, 1], dtype=np.int64),
+        np.array([1.0, 2.0, 3.0], dtype=np.float32),
+        3,
+    )
+    dense = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0], [0.0, 3.0, 0.0]], dtype=np.float32)
+    other = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.testing.assert_allclose(rows.dot(other), dense @ other)
+    np.testing.assert_allclose(rows.transposed().dot(other), dense.T @ other)
+
+
+def test_known_share_counts_seen_ngrams() -> None:
+    from voicebot.lexical import CharNgramVectorizer
+
+    vectorizer = CharNgramVectorizer(["баланс"])
+    assert vectorizer.known_share("баланс") == 1.0
+    assert vectorizer.known_share("щщщ") == 0.0
+    assert 0.0 < vectorizer.known_share("баланс щщщ") < 1.0
+    assert vectorizer.known_share("") == 0.0

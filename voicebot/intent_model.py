@@ -15,8 +15,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from voicebot.lexical import SparseRows
+
 FloatMatrix = NDArray[np.float32]
 IntArray = NDArray[np.int64]
+# Inputs: dense sentence embeddings, or sparse character n-gram tf-idf rows.
+Inputs = FloatMatrix | SparseRows
 
 
 ADAM_BETA1 = 0.9
@@ -43,10 +47,17 @@ class IntentModel:
     temperature: float
     has_background: bool
 
-    def probabilities(self, vectors: FloatMatrix) -> FloatMatrix:
+    def probabilities(self, vectors: Inputs) -> FloatMatrix:
         """Class probabilities for each row of `vectors` (background column included)."""
-        logits = (vectors @ self.weights + self.bias) * self.temperature
+        logits = (_times(vectors, self.weights) + self.bias) * self.temperature
         return _softmax(logits)
+
+
+def _times(inputs: Inputs, weights: FloatMatrix) -> FloatMatrix:
+    if isinstance(inputs, SparseRows):
+        return inputs.dot(weights)
+    product: FloatMatrix = inputs @ weights
+    return product
 
 
 def _softmax(logits: FloatMatrix) -> FloatMatrix:
@@ -57,7 +68,7 @@ def _softmax(logits: FloatMatrix) -> FloatMatrix:
 
 
 def train_intent_model(
-    vectors: FloatMatrix,
+    vectors: Inputs,
     labels: IntArray,
     class_count: int,
     sample_weights: FloatMatrix,
@@ -68,24 +79,35 @@ def train_intent_model(
     """Fit softmax regression with full-batch Adam (deterministic: centroid start)."""
     s = settings or TrainingSettings()
     # Start from the class centroids (a nearest-centroid classifier): few epochs already do well.
-    weights = np.zeros((vectors.shape[1], class_count), dtype=np.float32)
-    np.add.at(weights.T, labels, vectors)
+    targets = np.zeros((len(labels), class_count), dtype=np.float32)
+    targets[np.arange(len(labels)), labels] = 1.0
+    if isinstance(vectors, SparseRows):
+        transposed, size = vectors.transposed(), len(vectors.indices)
+    else:
+        transposed, size = None, vectors.size
+
+    def backward(gradient: FloatMatrix) -> FloatMatrix:
+        if transposed is not None:
+            return transposed.dot(gradient)
+        assert not isinstance(vectors, SparseRows)
+        result: FloatMatrix = vectors.T @ gradient
+        return result
+
+    weights = backward(targets)
     norms = np.linalg.norm(weights, axis=0, keepdims=True)
     weights = (weights / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     bias = np.zeros(class_count, dtype=np.float32)
-    targets = np.zeros((len(labels), class_count), dtype=np.float32)
-    targets[np.arange(len(labels)), labels] = 1.0
     sample = (sample_weights / sample_weights.sum()).astype(np.float32)[:, None]
-    per_epoch = 2.0 * vectors.shape[0] * vectors.shape[1] * class_count
+    per_epoch = 2.0 * size * class_count
     epochs = max(10, min(s.epochs, int(s.budget_multiply_adds / per_epoch)))
     # Adam: bounded per-parameter steps stay stable at any temperature, where plain gradient
     # descent would need a step below 2/temperature² and hundreds of times more epochs.
     moments = [np.zeros_like(weights), np.zeros_like(bias)]
     squares = [np.zeros_like(weights), np.zeros_like(bias)]
     for epoch in range(1, epochs + 1):
-        probs = _softmax((vectors @ weights + bias) * s.temperature)
+        probs = _softmax((_times(vectors, weights) + bias) * s.temperature)
         gradient = (probs - targets) * sample
-        gradients = [s.temperature * (vectors.T @ gradient), s.temperature * gradient.sum(axis=0)]
+        gradients = [s.temperature * backward(gradient), s.temperature * gradient.sum(axis=0)]
         for params, grad, moment, square in zip(
             (weights, bias), gradients, moments, squares, strict=True
         ):
@@ -100,18 +122,25 @@ def train_intent_model(
 
 
 def training_key(
-    vectors: FloatMatrix, labels: IntArray, sample_weights: FloatMatrix, settings: TrainingSettings
+    vectors: Inputs, labels: IntArray, sample_weights: FloatMatrix, settings: TrainingSettings
 ) -> str:
     """A digest of everything the trained weights depend on."""
     digest = hashlib.sha256()
-    for array in (vectors, labels, sample_weights):
+    arrays = (
+        (vectors.indptr, vectors.indices, vectors.values)
+        if isinstance(vectors, SparseRows)
+        else (vectors,)
+    )
+    if isinstance(vectors, SparseRows):
+        digest.update(b"sparse")
+    for array in (*arrays, labels, sample_weights):
         digest.update(np.ascontiguousarray(array).tobytes())
     digest.update(repr(settings).encode())
     return digest.hexdigest()[:24]
 
 
 def train_cached(
-    vectors: FloatMatrix,
+    vectors: Inputs,
     labels: IntArray,
     class_count: int,
     sample_weights: FloatMatrix,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -143,3 +144,110 @@ class LexicalIndex:
         coverage /= query_mass
         result = self._paraphrase_weight * best + (1.0 - self._paraphrase_weight) * coverage
         return result.astype(np.float32)
+
+
+# --- character n-grams ------------------------------------------------------------------
+
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class SparseRows:
+    """A sparse matrix in CSR form: row i holds `values[indptr[i]:indptr[i+1]]` at `indices`."""
+
+    indptr: IntArray
+    indices: IntArray
+    values: FloatArray
+    width: int
+
+    @property
+    def rows(self) -> int:
+        """How many rows."""
+        return len(self.indptr) - 1
+
+    def dot(self, dense: FloatArray) -> FloatArray:
+        """This matrix times `dense` (width × k), as a dense rows × k array."""
+        out = np.zeros((self.rows, dense.shape[1]), dtype=np.float32)
+        starts = self.indptr[:-1]
+        filled = self.indptr[1:] > starts
+        if len(self.indices):
+            gathered = dense[self.indices] * self.values[:, None]
+            # Empty rows are skipped, so the remaining starts strictly increase.
+            out[filled] = np.add.reduceat(gathered, starts[filled], axis=0)
+        return out
+
+    def transposed(self) -> SparseRows:
+        """The transpose, in CSR form as well."""
+        row_of = np.repeat(np.arange(self.rows, dtype=np.int64), np.diff(self.indptr))
+        order = np.argsort(self.indices, kind="stable")
+        counts = np.bincount(self.indices, minlength=self.width)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return SparseRows(indptr, row_of[order], self.values[order], self.rows)
+
+
+def char_ngrams(text: str, low: int = 2, high: int = 5) -> list[str]:
+    """Character n-grams of each space-padded word (a word shorter than n counts once)."""
+    grams: list[str] = []
+    for word in text.split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            if len(padded) <= n:
+                grams.append(padded)
+                break
+            grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return grams
+
+
+class CharNgramVectorizer:
+    """TF-IDF over character n-grams (sublinear tf, L2-normalised rows): robust to typos and endings."""
+
+    def __init__(self, texts: Sequence[str], low: int = 2, high: int = 5) -> None:
+        """Learn the vocabulary and idf weights from `texts`."""
+        self._low, self._high = low, high
+        document_frequency: dict[str, int] = {}
+        for text in texts:
+            for gram in set(char_ngrams(text, low, high)):
+                document_frequency[gram] = document_frequency.get(gram, 0) + 1
+        self._column = {gram: i for i, gram in enumerate(sorted(document_frequency))}
+        count = len(texts)
+        self._idf = np.asarray(
+            [
+                math.log((1.0 + count) / (1.0 + document_frequency[g])) + 1.0
+                for g in sorted(document_frequency)
+            ],
+            dtype=np.float32,
+        )
+
+    @property
+    def width(self) -> int:
+        """Vocabulary size."""
+        return len(self._column)
+
+    def transform(self, texts: Sequence[str]) -> SparseRows:
+        """Rows of tf-idf weights; n-grams never seen in training are ignored."""
+        indptr = [0]
+        indices: list[int] = []
+        values: list[float] = []
+        for text in texts:
+            counts: dict[int, int] = {}
+            for gram in char_ngrams(text, self._low, self._high):
+                column = self._column.get(gram)
+                if column is not None:
+                    counts[column] = counts.get(column, 0) + 1
+            columns = sorted(counts)
+            weights = [(1.0 + math.log(counts[c])) * float(self._idf[c]) for c in columns]
+            norm = math.sqrt(sum(w * w for w in weights)) or 1.0
+            indices.extend(columns)
+            values.extend(w / norm for w in weights)
+            indptr.append(len(indices))
+        return SparseRows(
+            np.asarray(indptr, dtype=np.int64),
+            np.asarray(indices, dtype=np.int64),
+            np.asarray(values, dtype=np.float32),
+            self.width,
+        )
+
+    def known_share(self, text: str) -> float:
+        """The share of `text`'s n-grams seen in training (0 for an empty text)."""
+        grams = char_ngrams(text, self._low, self._high)
+        return sum(g in self._column for g in grams) / len(grams) if grams else 0.0

@@ -17,7 +17,7 @@ from voicebot.embedding import Embedder, FloatMatrix, encode_cached
 from voicebot.events import Candidate, Decision
 from voicebot.intent_model import IntentModel, TrainingSettings, train_cached
 from voicebot.knowledge import KnowledgeBase, Thresholds
-from voicebot.lexical import LexicalIndex, PerEntryMax
+from voicebot.lexical import CharNgramVectorizer, LexicalIndex, PerEntryMax
 from voicebot.text import Lemmatizer, content_lemmas, normalize
 
 # Background lines at least this close to a KB paraphrase are dropped from the background class.
@@ -26,6 +26,11 @@ BACKGROUND_MAX_SIMILARITY = 0.90
 BACKGROUND_CLASS_WEIGHT = 3.0
 # An entry's answer, as a training example of its class, weighs this much (a paraphrase: 1).
 ANSWER_SAMPLE_WEIGHT = 0.5
+# The character n-gram classifier is skipped when one training epoch would cost more than
+# this many multiply-adds (a knowledge base of thousands of entries): start-up stays short.
+CHAR_EPOCH_BUDGET = 1e8
+# Adam settings of the character n-gram classifier: sparse epochs are slow, so fewer, larger steps.
+CHAR_TRAINING = TrainingSettings(epochs=50, learning_rate=0.02)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class FusionSettings:
     classifier_weight: float = 0.4
     semantic_weight: float = 0.3
     lexical_weight: float = 0.3
+    # A second classifier on character n-grams (typos, endings, colloquial spellings).
+    char_weight: float = 0.3
     # E5 cosines are compressed into a high band: map [floor, ceiling] onto [0, 1].
     semantic_floor: float = 0.80
     semantic_ceiling: float = 0.95
@@ -113,6 +120,8 @@ class Matcher:
         answers = [e.answer for e in kb.entries]
         self._answer_vectors: FloatMatrix = encode_cached(embedder, answers, "passage", cache_dir)
         self.background_used = 0
+        self._chars: CharNgramVectorizer | None = None
+        self.char_intents: IntentModel | None = None
         self.intents = self._train_intents(background, cache_dir, training)
 
     def _train_intents(
@@ -135,11 +144,14 @@ class Matcher:
         own = sorted({normalize(b) for b in self.kb.out_of_scope} - {""})
         background_vectors = np.zeros((0, vectors.shape[1]), dtype=np.float32)
         background_weights = np.zeros(0, dtype=np.float32)
+        background_texts: list[str] = []
         if generic:
             generic_vectors = encode_cached(self._embedder, generic, "query", cache_dir)
             # A generic line that sounds like one of this KB's questions is not background here.
             closest = (generic_vectors @ self._paraphrase_vectors.T).max(axis=1)
-            generic_vectors = generic_vectors[closest < BACKGROUND_MAX_SIMILARITY]
+            kept = closest < BACKGROUND_MAX_SIMILARITY
+            generic_vectors = generic_vectors[kept]
+            background_texts = [text for text, keep in zip(generic, kept, strict=True) if keep]
             # The generic background weighs as much as BACKGROUND_CLASS_WEIGHT average entries.
             each = BACKGROUND_CLASS_WEIGHT * float(weights.sum()) / entry_count
             each /= max(1, len(generic_vectors))
@@ -152,15 +164,32 @@ class Matcher:
             background_weights = np.concatenate(
                 [background_weights, np.ones(len(own_vectors), dtype=np.float32)]
             )
+            background_texts += own
         self.background_used = len(background_vectors)
         if self.background_used:
             vectors = np.vstack([vectors, background_vectors])
             labels = np.concatenate([labels, np.full(self.background_used, entry_count)])
             weights = np.concatenate([weights, background_weights])
+        class_count = entry_count + (1 if self.background_used else 0)
+        if self.fusion.char_weight > 0:
+            texts = [*self._paraphrase_texts, *answers, *background_texts]
+            chars = CharNgramVectorizer(texts)
+            rows = chars.transform(texts)
+            if 2.0 * len(rows.indices) * class_count <= CHAR_EPOCH_BUDGET:
+                self._chars = chars
+                self.char_intents = train_cached(
+                    rows,
+                    labels.astype(np.int64),
+                    class_count,
+                    weights,
+                    has_background=bool(self.background_used),
+                    cache_dir=cache_dir,
+                    settings=CHAR_TRAINING,
+                )
         return train_cached(
             vectors,
             labels.astype(np.int64),
-            entry_count + (1 if self.background_used else 0),
+            class_count,
             weights,
             has_background=bool(self.background_used),
             cache_dir=cache_dir,
@@ -189,7 +218,11 @@ class Matcher:
         return combined
 
     def _fuse(
-        self, lexical: FloatMatrix, semantic: FloatMatrix, intent: FloatMatrix | None
+        self,
+        lexical: FloatMatrix,
+        semantic: FloatMatrix,
+        intent: FloatMatrix | None,
+        char: FloatMatrix | None = None,
     ) -> FloatMatrix:
         f = self.fusion
         span = f.semantic_ceiling - f.semantic_floor
@@ -202,11 +235,14 @@ class Matcher:
             total = classifier_weight + f.semantic_weight
             fused = (classifier_weight * intent + f.semantic_weight * semantic_scaled) / total
         else:
-            total = classifier_weight + f.semantic_weight + f.lexical_weight
+            char_weight = f.char_weight if char is not None else 0.0
+            char = char if char is not None else np.zeros_like(semantic)
+            total = classifier_weight + f.semantic_weight + f.lexical_weight + char_weight
             fused = (
                 classifier_weight * intent
                 + f.semantic_weight * semantic_scaled
                 + f.lexical_weight * lexical
+                + char_weight * char
             ) / total
         result: FloatMatrix = fused.astype(np.float32)
         return result
@@ -216,11 +252,17 @@ class Matcher:
     ) -> tuple[FloatMatrix, FloatMatrix, FloatMatrix]:
         lexical = self.lexical.scores(content_lemmas(normalized, self._lemmatizer), exclude)
         semantic = self._semantic(vector, exclude)
-        # Left-out scoring (kb check) skips the classifier: it was trained on that paraphrase.
-        intent = None
+        # Left-out scoring (kb check) skips the classifiers: they were trained on that paraphrase.
+        intent = char = None
+        entries = len(self._entry_ids)
         if exclude is None:
-            intent = self.intents.probabilities(vector[None, :])[0, : len(self._entry_ids)]
-        return self._fuse(lexical, semantic, intent), lexical, semantic
+            intent = self.intents.probabilities(vector[None, :])[0, :entries]
+            if self._chars is not None and self.char_intents is not None:
+                rows = self._chars.transform([normalized])
+                # N-grams it never saw are evidence against every entry: scale by the known share.
+                share = self._chars.known_share(normalized)
+                char = self.char_intents.probabilities(rows)[0, :entries] * share
+        return self._fuse(lexical, semantic, intent, char), lexical, semantic
 
     def rank(self, text: str, alternatives: Sequence[str] = (), top: int = 5) -> Ranking:
         """Score every entry for `text` (and n-best `alternatives`), best first."""
