@@ -1,6 +1,7 @@
 """Answer latency and capacity of the real bridge, measured from the PBX side.
 
 Run from the repository root:  .venv/bin/python bench/latency.py [--calls N] [--concurrency LIST]
+                                 [--pause-s S] [--early-pause-s S|off]
 
 The real bridge (FastAPI + uvicorn, real engines) runs in this process on a free loopback port;
 the PBX simulator (`telephony_bridge.simulator`) calls it over a real WebSocket with G.711 A-law
@@ -30,7 +31,7 @@ import threading
 import time
 import wave
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -42,7 +43,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from telephony_bridge.app import BridgeConfig, create_app
 from telephony_bridge.simulator import CallReport, simulate_call
 from voicebot.audio import resample
-from voicebot.call import CallEngines
+from voicebot.call import CallEngines, CallSettings
 from voicebot.composition import build_call_engines, phrases_to_prepare
 from voicebot.config import Settings
 
@@ -100,12 +101,12 @@ def caller_recording(questions: Sequence[bytes]) -> bytes:
 class Bridge:
     """The real bridge app served by uvicorn in a thread (its own event loop)."""
 
-    def __init__(self, engines: CallEngines) -> None:
-        """Bind a free loopback port now; serve on `start()`."""
+    def __init__(self, engines: CallEngines, call: CallSettings | None = None) -> None:
+        """Bind a free loopback port now; serve on `start()` (calls behave as `call` says)."""
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
-        app = create_app(BridgeConfig(token=TOKEN), engines)
+        app = create_app(BridgeConfig(token=TOKEN, call=call or CallSettings()), engines)
         config = uvicorn.Config(app, log_level="warning", ws_max_size=65536, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
@@ -371,7 +372,9 @@ def print_latency(run: Run) -> None:
     print(f"{'client mean':<16} {'':5} {ms(client_mean):>8}")
     print(
         "(server p50/p95 are interpolated inside the histogram buckets; endpoint_wait is the "
-        "configured pause, not a measurement)"
+        "silence the endpointer waited for: the pause, or the end of speech for what was not "
+        "clear enough at the pause; asr_final and matching are what the reply still waited for "
+        "after it: with an early pause they mostly ran before the pause)"
     )
 
 
@@ -440,6 +443,18 @@ def load_engines(kb_dir: Path, cache_dir: Path, data_dir: Path) -> CallEngines:
     return engines
 
 
+def call_settings(pause_s: float | None, early_pause_s: str | None) -> CallSettings:
+    """The bridge's call settings with the endpointing options of the command line."""
+    settings = CallSettings()
+    endpoint = settings.endpoint
+    if pause_s is not None:
+        endpoint = replace(endpoint, pause_s=pause_s)
+    if early_pause_s is not None:
+        early = None if early_pause_s == "off" else float(early_pause_s)
+        endpoint = replace(endpoint, early_pause_s=early)
+    return replace(settings, endpoint=endpoint)
+
+
 def parse_levels(text: str) -> list[int]:
     """`1,2,4` -> [1, 2, 4]."""
     levels = sorted({int(part) for part in text.split(",") if part.strip()})
@@ -476,7 +491,15 @@ def main() -> None:
     parser.add_argument(
         "--concurrency", type=parse_levels, default=[1, 2, 4, 8, 12, 16], help="e.g. 1,2,4,8"
     )
+    parser.add_argument(
+        "--pause-s", type=float, help="the endpointer's pause (default: the call's)"
+    )
+    parser.add_argument(
+        "--early-pause-s",
+        help="silence at which the recogniser is finalised speculatively; 'off': at the pause",
+    )
     args = parser.parse_args()
+    call = call_settings(args.pause_s, args.early_pause_s)
     kb_dir = next((d for d in KB_DIRS if (d / "bot.yaml").is_file()), None)
     if kb_dir is None:
         sys.exit(f"no Korean test knowledge base in {' or '.join(map(str, KB_DIRS))}")
@@ -491,6 +514,12 @@ def main() -> None:
         f"Knowledge base: {kb_dir.relative_to(ROOT)}; callers: espeak-ng -v ko; line: {CODEC} "
         f"{RATE} Hz, {PER_CALL} questions per call; bridge in-process (uvicorn, loopback)."
     )
+    endpoint = call.endpoint
+    print(
+        f"Endpointing: pause {endpoint.pause_s} s, early pause "
+        f"{endpoint.early_pause_s if endpoint.early_pause_s is not None else 'off'}"
+        f"{' s' if endpoint.early_pause_s is not None else ''}, end {endpoint.end_silence_s} s"
+    )
     with tempfile.TemporaryDirectory(prefix="voicebot-bench-") as tmp:
         started = time.monotonic()
         rss_start = rss_mib()
@@ -500,7 +529,7 @@ def main() -> None:
             f"RSS {rss_start:.0f} -> {rss_mib():.0f} MiB"
         )
         questions = [speak_korean(text) for text in QUESTIONS]
-        bridge = Bridge(engines)
+        bridge = Bridge(engines, call)
         bridge.start()
         print(
             f"Load average before the calls (1/5/15 min, {os.cpu_count()} CPUs): {load_average()}"

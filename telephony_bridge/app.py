@@ -10,14 +10,14 @@ import binascii
 import contextlib
 import hmac
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, HTTPException, Request, Response, WebSocket
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response, WebSocket
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.websockets import WebSocketState
 
@@ -31,7 +31,7 @@ from telephony_bridge.adapters.base import (
     ProtocolError,
     Wire,
 )
-from telephony_bridge.metrics import BridgeMetrics
+from telephony_bridge.metrics import BridgeMetrics, QueueCollector, QueueView
 from telephony_bridge.runner import (
     Announcement,
     CallDirectory,
@@ -82,6 +82,12 @@ class Runtime:
         self._load = load if callable(load) else None
         self.load_error: str | None = None
         self.audiosocket_port: int | None = None  # where AudioSocket listens, once it does
+
+    def queue_view(self) -> QueueView | None:
+        """The operator queue, once the engines are loaded (for the metrics)."""
+        handoff = self.engines.handoff if self.engines is not None else None
+        queue = handoff.queue if handoff is not None else None
+        return queue if isinstance(queue, QueueView) else None
 
     async def start(self) -> None:
         """Load the engines off the event loop (the app answers /healthz meanwhile)."""
@@ -158,8 +164,15 @@ class StreamTransport:
             await self.writer.wait_closed()
 
 
-def create_app(config: BridgeConfig, engines: Callable[[], CallEngines] | CallEngines) -> FastAPI:
-    """The bridge app; `engines` is a ready CallEngines or a loader run at start-up."""
+def create_app(
+    config: BridgeConfig,
+    engines: Callable[[], CallEngines] | CallEngines,
+    routers: Sequence[APIRouter] = (),
+    background: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
+) -> FastAPI:
+    """The bridge app; `engines` is a ready CallEngines or a loader run at start-up; `routers`
+    are the web apps it also serves (the operator console); `background` jobs start once the
+    engines are loaded (e.g. reloading published knowledge bases) and stop with the app."""
     runtime = Runtime(engines)
     specs = adapter_specs()
 
@@ -179,15 +192,25 @@ def create_app(config: BridgeConfig, engines: Callable[[], CallEngines] | CallEn
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(runtime.start())
         server = await _start_tcp(config, runtime, specs, runner)
+
+        async def after_loading(job: Callable[[Runtime], Awaitable[None]]) -> None:
+            await loading
+            if runtime.engines is not None:
+                await job(runtime)
+
+        jobs = [asyncio.create_task(after_loading(job)) for job in background]
         try:
             yield
         finally:
+            for job in jobs:
+                job.cancel()
             loading.cancel()
             if server is not None:
                 server.close()
 
     app = FastAPI(title="voicebot bridge", lifespan=lifespan)
     app.state.runtime = runtime
+    runtime.metrics.registry.register(QueueCollector(runtime.queue_view))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -233,6 +256,14 @@ def create_app(config: BridgeConfig, engines: Callable[[], CallEngines] | CallEn
         twilio_workflow_sid=config.twilio_workflow_sid,
         jambonz_sip_uri=config.jambonz_sip_uri,
     )
+    for router in routers:
+        app.include_router(router)
+    if routers:
+
+        @app.get("/", include_in_schema=False)
+        async def home() -> RedirectResponse:
+            return RedirectResponse("/console/queue")
+
     for spec in specs:
         if spec.path is not None:
             _add_websocket_route(app, spec, config, runtime, runner)

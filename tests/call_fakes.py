@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 
 from voicebot.events import Escalation, Transcript
+from voicebot.queue import Callback, EntryState, EntryStatus, QueueEntry, WaitInputs
 
 RATE = 8000
 FRAME = RATE // 50 * 2  # bytes of one 20 ms PCM16 frame
@@ -158,6 +160,10 @@ class MemoryRecorder:
         with self.lock:
             self.turns[turn_id - 1].update({k: v for k, v in fields.items() if v is not None})
 
+    def set_rating(self, call_id: str, rating: int) -> None:
+        with self.lock:
+            self.calls[call_id]["rating"] = rating
+
     def end_call(
         self,
         call_id: str,
@@ -176,3 +182,104 @@ class MemoryRecorder:
 def fixed_clock() -> datetime:
     """A clock for records."""
     return datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class MemoryQueue:
+    """CallQueue in memory: the test plays the operator by calling `take`."""
+
+    entries: dict[int, dict[str, object]] = field(default_factory=dict)
+    callbacks: list[dict[str, object]] = field(default_factory=list)
+    ahead: int = 0
+    operators: int = 1
+    fail_enqueue: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def enqueue(self, **fields: object) -> QueueEntry:
+        if self.fail_enqueue:
+            raise RuntimeError("queue database is down")
+        with self.lock:
+            entry_id = len(self.entries) + 1
+            self.entries[entry_id] = {**fields, "state": "waiting", "extension": None}
+        return QueueEntry(
+            id=entry_id,
+            call_id=str(fields["call_id"]),
+            caller=str(fields["caller"]),
+            topic=str(fields["topic"]),
+            priority=int(cast(int, fields["priority"])),
+            priority_reasons=tuple(cast(Sequence[str], fields["priority_reasons"])),
+            reason=str(fields["reason"]),
+            card=cast(Mapping[str, object], fields["card"]),
+            state="waiting",
+            enqueued_at=cast(datetime, fields["now"]),
+        )
+
+    def take(self, entry_id: int, extension: str) -> None:
+        with self.lock:
+            entry = self.entries[entry_id]
+            if entry["state"] == "waiting":
+                entry.update(state="taken", extension=extension)
+
+    def status(self, entry_id: int, now: datetime | None = None) -> EntryStatus:
+        with self.lock:
+            entry = self.entries[entry_id]
+            state = cast(EntryState, entry["state"])
+            extension = cast(str | None, entry["extension"])
+        wait = WaitInputs(self.ahead, self.operators, 0, (120.0,))
+        return EntryStatus(state, extension, wait)
+
+    def abandon(self, entry_id: int, now: datetime) -> bool:
+        with self.lock:
+            entry = self.entries[entry_id]
+            if entry["state"] != "waiting":
+                return False
+            entry["state"] = "abandoned"
+            return True
+
+    def to_callback(self, entry_id: int, deadline: datetime, now: datetime) -> Callback | None:
+        with self.lock:
+            entry = self.entries[entry_id]
+            if entry["state"] != "waiting":
+                return None
+            entry["state"] = "callback"
+        return self.request_callback(
+            call_id=str(entry["call_id"]),
+            caller=str(entry["caller"]),
+            topic=str(entry["topic"]),
+            summary="",
+            deadline=deadline,
+            now=now,
+        )
+
+    def request_callback(
+        self,
+        *,
+        call_id: str,
+        caller: str,
+        topic: str,
+        summary: str,
+        deadline: datetime,
+        now: datetime,
+    ) -> Callback:
+        with self.lock:
+            self.callbacks.append({"call_id": call_id, "caller": caller, "deadline": deadline})
+            return Callback(
+                len(self.callbacks), call_id, caller, topic, summary, now, deadline, "open"
+            )
+
+
+@dataclass(frozen=True)
+class FixedHours:
+    """WorkingHours: always open or always closed, reopening at `reopens`."""
+
+    open_now: bool = True
+    reopens: datetime = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+    def is_open(self, at: datetime, topic: str | None = None) -> bool:
+        return self.open_now
+
+    def next_open(self, at: datetime, topic: str | None = None) -> datetime | None:
+        return at if self.open_now else self.reopens
+
+    def hours_phrase(self, topic: str | None = None) -> str:
+        return "Мы работаем с девяти до двадцати одного часа."

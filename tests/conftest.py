@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from playwright.sync_api import Browser
 
 from voicebot.config import Settings
 from voicebot.embedding import Embedder, HashingEmbedder
@@ -194,3 +195,32 @@ def real_cli_env(
     monkeypatch.setenv("VOICEBOT_KB_DIR", str(DEFAULT_KB))
     monkeypatch.setattr(voicebot.composition, "build_embedder", lambda settings: real_embedder)
     yield
+
+
+# --- web pages in a real headless Chromium (Debian's `chromium`, driven by Playwright) ------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",  # this machine's closed network refuses them anyway
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium for one test module (Playwright's sync API must not outlive it: other modules
+    run their own asyncio loops); skipped with the fix when it is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (scripts/setup does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()

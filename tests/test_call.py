@@ -3,114 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from typing import cast
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from call_fakes import (
     RATE,
-    LevelDetector,
-    MemoryRecorder,
+    ScriptedRecognizer,
     ScriptedRecognizers,
-    StreamPacer,
-    ToneSpeech,
-    fixed_clock,
     frames,
     silence,
     speech,
 )
+from call_harness import Harness, run_call
 
-from voicebot.call import CallEngines, CallRecorder, CallResult, CallSession, CallSettings
-from voicebot.dialogue import DialoguePolicy
+from voicebot.call import CallSettings
 from voicebot.events import (
-    AudioIn,
     BotSaid,
     CallEnded,
     CallerHeard,
-    CallStarted,
     ClearAudio,
     DtmfIn,
     Hangup,
-    InboundEvent,
     OutboundEvent,
     PlayAudio,
     PlaybackMark,
+    Transcript,
     TransferCall,
 )
 from voicebot.knowledge import KnowledgeBase
 from voicebot.matcher import Matcher
-
-STARTED = CallStarted("call-1", "+79161234567", "88001234567", RATE, "alaw")
-
-
-class Harness:
-    """Runs a session; the caller's side is a script of inbound events, paced by the bot."""
-
-    def __init__(
-        self,
-        kb: KnowledgeBase,
-        matcher: Matcher,
-        script: Sequence[str],
-        *,
-        fail_asr_on: str | None = None,
-        fail_voice_on: str | None = None,
-        settings: CallSettings | None = None,
-        seconds_per_char: float = 0.01,
-    ) -> None:
-        self.sent: list[OutboundEvent] = []
-        self.recorder = MemoryRecorder()
-        self.pacer = StreamPacer()
-        self.speech = ToneSpeech(fail_on=fail_voice_on, seconds_per_char=seconds_per_char)
-        self.recognizers = ScriptedRecognizers(list(script), fail_on=fail_asr_on)
-        engines = CallEngines(
-            matcher=matcher,
-            policy=DialoguePolicy(kb),
-            recognizers=self.recognizers,
-            new_detector=LevelDetector,
-            speech=self.speech,
-            recorder=cast(CallRecorder, self.recorder),
-        )
-        self.session = CallSession(
-            STARTED,
-            engines,
-            self._send,
-            settings=settings or CallSettings(),
-            clock=fixed_clock,
-            pacer=self.pacer,
-        )
-        self.inbound: asyncio.Queue[InboundEvent] = asyncio.Queue()
-
-    async def _send(self, event: OutboundEvent) -> None:
-        self.sent.append(event)
-
-    async def events(self) -> AsyncIterator[InboundEvent]:
-        while True:
-            yield await self.inbound.get()
-
-    async def feed(self, pcm: bytes) -> None:
-        """Caller audio in 20 ms frames, letting the session work between frames."""
-        for frame in frames(pcm):
-            self.pacer.advance(len(frame) / 2 / RATE)
-            await self.inbound.put(AudioIn(frame))
-            await asyncio.sleep(0.002)
-
-    async def settle(self) -> None:
-        for _ in range(50):
-            await asyncio.sleep(0.005)
-
-    def said(self, kind: str | None = None) -> list[str]:
-        return [e.text for e in self.sent if isinstance(e, BotSaid) and kind in (None, e.kind)]
-
-
-async def run_call(harness: Harness, caller: AsyncIterator[None]) -> CallResult:
-    """Run the caller's script, then keep the line open (silence, like a PBX) until the end."""
-    task = asyncio.create_task(harness.session.run(harness.events()))
-    async for _ in caller:
-        pass
-    for _ in range(1500):  # at most 30 s of stream time
-        if task.done():
-            break
-        await harness.feed(silence(0.02))
-    return await asyncio.wait_for(task, 10)
+from voicebot.vad import EndpointSettings
 
 
 def test_question_answered_then_goodbye(small_kb: KnowledgeBase, fake_matcher: Matcher) -> None:
@@ -323,3 +246,199 @@ def test_long_speech_over_the_bot_interrupts_within_the_barge_in_time(
     assert clear_at, "the bot kept talking over the caller"
     # speech began at 0.1 s; wordless speech interrupts after barge_in_speech_s (+ a frame)
     assert clear_at[0] - 0.1 <= CallSettings().barge_in_speech_s + 0.05
+
+
+# --- speculative finalisation at the early pause -------------------------------------------------
+
+
+@dataclass
+class GatedRecognizer(ScriptedRecognizer):
+    """A scripted recogniser whose `finish` notes the caller's silence and may be held back."""
+
+    silence_at_finish: list[float] = field(default_factory=list)
+    entered: threading.Event = field(default_factory=threading.Event)
+    gate: threading.Event = field(default_factory=threading.Event)
+    silence_now: Callable[[], float] = lambda: 0.0
+
+    def finish(self) -> Transcript:
+        self.silence_at_finish.append(self.silence_now())
+        self.entered.set()
+        self.gate.wait(10)
+        return super().finish()
+
+
+def gated(harness: Harness, *, open_gate: bool = False) -> GatedRecognizer:
+    """Give the harness' session one gated recogniser (the gate starts open if asked)."""
+    endpointer = harness.session.endpointer
+    recognizer = GatedRecognizer(
+        list(harness.recognizers.script), silence_now=lambda: endpointer.trailing_silence_s
+    )
+    if open_gate:
+        recognizer.gate.set()
+
+    class Factory(ScriptedRecognizers):
+        def new_recognizer(self, input_rate: int, phrases: Sequence[str] = ()) -> GatedRecognizer:
+            return recognizer
+
+    harness.session.engines = replace(harness.session.engines, recognizers=Factory([]))
+    return recognizer
+
+
+def heard_with_silence(harness: Harness) -> list[tuple[str, float]]:
+    """Record, for every CallerHeard sent, the caller's silence at that moment."""
+    heard: list[tuple[str, float]] = []
+    session, send = harness.session, harness.session._send
+
+    async def watching(event: OutboundEvent) -> None:
+        if isinstance(event, CallerHeard):
+            heard.append((event.text, session.endpointer.trailing_silence_s))
+        await send(event)
+
+    session._send = watching
+    return heard
+
+
+async def until(condition: Callable[[], bool]) -> bool:
+    """Let the session work until `condition` holds (bounded)."""
+    for _ in range(400):
+        if condition():
+            return True
+        await asyncio.sleep(0.005)
+    return condition()
+
+
+def test_early_pause_finalises_ahead_and_the_answer_comes_at_the_pause(
+    small_kb: KnowledgeBase, fake_matcher: Matcher
+) -> None:
+    harness = Harness(small_kb, fake_matcher, ["как узнать баланс"])
+    recognizer = gated(harness)
+    heard = heard_with_silence(harness)
+    pause = CallSettings().endpoint.pause_s
+    finishing_early: list[bool] = []
+
+    async def caller() -> AsyncIterator[None]:
+        await harness.feed(silence(0.8))
+        await harness.settle()
+        # 0.16 s of silence: past the early pause (0.1 s), short of the pause
+        await harness.feed(speech(0.8) + silence(0.16))
+        finishing_early.append(await until(recognizer.entered.is_set))
+        assert not heard  # nothing is acted on before the pause
+        recognizer.gate.set()
+        await harness.feed(silence(1.5))
+        await harness.settle()
+        await harness.inbound.put(CallEnded("hangup"))
+        yield None
+
+    asyncio.run(run_call(harness, caller()))
+    assert finishing_early == [True]
+    assert recognizer.silence_at_finish[0] < pause
+    assert [text for text, _ in heard] == ["как узнать баланс"]
+    assert pause - 1e-6 <= heard[0][1] <= pause + 0.03  # committed at the pause, not earlier
+    assert harness.said("answer") == [small_kb.entry("balance-check").answer]
+
+
+def test_caller_going_on_while_the_early_finalisation_runs_keeps_the_words_in_order(
+    small_kb: KnowledgeBase, fake_matcher: Matcher
+) -> None:
+    harness = Harness(small_kb, fake_matcher, ["как узнать", "баланс"])
+    recognizer = gated(harness)
+    heard = heard_with_silence(harness)
+
+    async def caller() -> AsyncIterator[None]:
+        await harness.feed(silence(0.8))
+        await harness.settle()
+        await harness.feed(speech(0.6) + silence(0.16))
+        assert await until(recognizer.entered.is_set)
+        await harness.feed(speech(0.6))  # goes on before the first part is finalised
+        await harness.settle()
+        recognizer.gate.set()
+        await harness.feed(silence(1.5))
+        await harness.settle()
+        await harness.inbound.put(CallEnded("hangup"))
+        yield None
+
+    asyncio.run(run_call(harness, caller()))
+    assert [text for text, _ in heard] == ["как узнать баланс"]
+    assert harness.said("answer") == [small_kb.entry("balance-check").answer]
+
+
+def test_caller_going_on_after_the_early_match_discards_it(
+    small_kb: KnowledgeBase, fake_matcher: Matcher
+) -> None:
+    # "как узнать баланс" alone would be answered: going on must not commit it
+    harness = Harness(small_kb, fake_matcher, ["как узнать баланс", "на тарифе"])
+    recognizer = gated(harness, open_gate=True)
+    heard = heard_with_silence(harness)
+
+    async def caller() -> AsyncIterator[None]:
+        await harness.feed(silence(0.8))
+        await harness.settle()
+        await harness.feed(speech(0.8) + silence(0.16))
+        assert await until(recognizer.entered.is_set)
+        await harness.settle()  # finalised and matched by now
+        await harness.feed(speech(0.6) + silence(1.5))
+        await harness.settle()
+        await harness.inbound.put(CallEnded("hangup"))
+        yield None
+
+    asyncio.run(run_call(harness, caller()))
+    assert [text for text, _ in heard] == ["как узнать баланс на тарифе"]
+    assert len(recognizer.silence_at_finish) >= 2
+
+
+def test_without_an_early_pause_the_recogniser_is_finalised_at_the_pause(
+    small_kb: KnowledgeBase, fake_matcher: Matcher
+) -> None:
+    endpoint = EndpointSettings(min_speech_s=0.12, early_pause_s=None)
+    harness = Harness(
+        small_kb, fake_matcher, ["как узнать баланс"], settings=CallSettings(endpoint=endpoint)
+    )
+    recognizer = gated(harness, open_gate=True)
+    heard = heard_with_silence(harness)
+
+    async def caller() -> AsyncIterator[None]:
+        await harness.feed(silence(0.8))
+        await harness.settle()
+        await harness.feed(speech(0.8) + silence(0.16))
+        await harness.settle()
+        assert not recognizer.entered.is_set()
+        await harness.feed(silence(1.5))
+        await harness.settle()
+        await harness.inbound.put(CallEnded("hangup"))
+        yield None
+
+    asyncio.run(run_call(harness, caller()))
+    assert recognizer.silence_at_finish[0] >= endpoint.pause_s - 1e-6
+    assert [text for text, _ in heard] == ["как узнать баланс"]
+    assert harness.said("answer") == [small_kb.entry("balance-check").answer]
+
+
+def test_answer_timing_shows_which_silence_the_reply_waited_for(
+    small_kb: KnowledgeBase, fake_matcher: Matcher
+) -> None:
+    # a clear question is answered at the pause; mumbling waits for the end of speech
+    harness = Harness(small_kb, fake_matcher, ["как узнать баланс", "бла бла бла"])
+    observed: list[dict[str, float]] = []
+    harness.session.observe = lambda name, values: (
+        observed.append(values) if name == "answer" else None
+    )
+    endpoint = CallSettings().endpoint
+
+    async def caller() -> AsyncIterator[None]:
+        await harness.feed(silence(0.8))
+        await harness.settle()
+        await harness.feed(speech(0.8) + silence(3.0))
+        await harness.settle()
+        await harness.feed(speech(0.6) + silence(3.0))
+        await harness.settle()
+        await harness.inbound.put(CallEnded("hangup"))
+        yield None
+
+    asyncio.run(run_call(harness, caller()))
+    assert len(observed) == 2
+    clear, unclear = observed
+    assert endpoint.pause_s - 1e-3 <= clear["endpoint_wait"] <= endpoint.pause_s + 0.03
+    assert (
+        endpoint.end_silence_s - 1e-3 <= unclear["endpoint_wait"] <= endpoint.end_silence_s + 0.03
+    )
+    assert unclear["asr_final"] == unclear["matching"] == 0.0  # done during the wait

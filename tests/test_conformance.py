@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,8 +22,8 @@ from typing import Any, cast
 
 import httpx
 import pytest
-import uvicorn
 import yaml
+from bridge_server import serving
 from call_fakes import LevelDetector, ScriptedRecognizers, ToneSpeech, speech
 from pbx_clients.base import Endpoints, PbxClient
 
@@ -103,12 +101,6 @@ def _kb(root: Path) -> Path:
     return root
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Bridge:
     endpoints: Endpoints
@@ -148,27 +140,16 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
     )
     config = BridgeConfig(token=TOKEN, call=CallSettings(silence_timeout_s=1.5), audiosocket_port=0)
     app = create_app(config, engines)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=65536)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the bridge did not start"
-    tcp_port = app.state.runtime.audiosocket_port or 0  # 0: no AudioSocket adapter
-    endpoints = Endpoints(
-        http=f"http://127.0.0.1:{port}",
-        ws=f"ws://127.0.0.1:{port}",
-        tcp_host="127.0.0.1",
-        tcp_port=tcp_port,
-        token=TOKEN,
-    )
-    yield Bridge(endpoints, store)
-    server.should_exit = True
-    thread.join(10)
+    with serving(app) as port:
+        tcp_port = app.state.runtime.audiosocket_port or 0  # 0: no AudioSocket adapter
+        endpoints = Endpoints(
+            http=f"http://127.0.0.1:{port}",
+            ws=f"ws://127.0.0.1:{port}",
+            tcp_host="127.0.0.1",
+            tcp_port=tcp_port,
+            token=TOKEN,
+        )
+        yield Bridge(endpoints, store)
     store.close()
 
 

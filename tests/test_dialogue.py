@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,10 +21,12 @@ from voicebot.dialogue import (
     InternalFailure,
     KeyPressed,
     PolicyEvent,
+    RecordRating,
     Say,
     TimeLimitReached,
     is_closing,
     is_yes,
+    spoken_rating,
     wants_operator,
 )
 from voicebot.embedding import EmbeddingKind, FloatMatrix, HashingEmbedder
@@ -568,3 +571,66 @@ def test_time_limit_hands_the_call_to_a_person(policy: DialoguePolicy) -> None:
     state, actions = policy.step(state, TimeLimitReached())
     assert any(isinstance(a, Escalate) and a.reason == "time_limit" for a in actions)
     assert state.phase == "ended"
+
+
+# --- the post-call rating ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def rating_policy(small_kb: KnowledgeBase) -> DialoguePolicy:
+    """The small hotline with the post-call rating switched on."""
+    config = replace(small_kb.config, post_call_rating=True)
+    return DialoguePolicy(replace(small_kb, config=config))
+
+
+def test_without_the_rating_closing_says_goodbye(policy: DialoguePolicy) -> None:
+    _, actions = policy.step(AFTER_BALANCE, CallerSaid("нет спасибо", NOTHING))
+    assert actions == [Say(P.goodbye, "goodbye"), EndConversation("caller_finished")]
+
+
+@pytest.mark.parametrize(
+    ("event", "value"),
+    [
+        (KeyPressed("4"), 4),
+        (CallerSaid("ну на пятёрку", NOTHING), 5),
+        (CallerSaid("три", NOTHING), 3),
+    ],
+)
+def test_the_rating_is_asked_after_closing_and_recorded(
+    rating_policy: DialoguePolicy, event: PolicyEvent, value: int
+) -> None:
+    state, actions = rating_policy.step(AFTER_BALANCE, CallerSaid("нет спасибо", NOTHING))
+    assert actions == [Say(P.rating_question, "prompt")] and state.phase == "rating"
+    state, actions = rating_policy.step(state, event)
+    assert actions == [
+        RecordRating(value),
+        Say(P.rating_thanks, "goodbye"),
+        EndConversation("caller_finished"),
+    ]
+    assert state.phase == "ended"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [KeyPressed("7"), CallerSilent(), CallerSaid("не знаю два или три", NOTHING)],
+    ids=["other key", "silence", "unclear"],
+)
+def test_no_clear_rating_ends_without_one(
+    rating_policy: DialoguePolicy, event: PolicyEvent
+) -> None:
+    state = DialogueState(phase="rating", answered=("balance-check",))
+    _, actions = rating_policy.step(state, event)
+    assert actions == [Say(P.goodbye, "goodbye"), EndConversation("caller_finished")]
+
+
+def test_zero_during_the_rating_still_reaches_a_person(rating_policy: DialoguePolicy) -> None:
+    _, actions = rating_policy.step(DialogueState(phase="rating"), KeyPressed("0"))
+    assert any(isinstance(a, Escalate) for a in actions)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("пять", 5), ("на четверку", 4), ("отлично", 5), ("2", 2), ("два три", None), ("", None)],
+)
+def test_spoken_rating(text: str, value: int | None) -> None:
+    assert spoken_rating(text) == value

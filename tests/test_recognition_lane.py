@@ -76,3 +76,57 @@ def test_a_failing_recogniser_is_reported_once_and_finish_still_returns() -> Non
     _partials, errors, final = asyncio.run(_run(recognizer, [bytes(640)] * 5))
     assert len(errors) == 1 and "crashed" in str(errors[0])
     assert final.text == ""
+
+
+class WatchedRecognizer(CountingRecognizer):
+    """Notes whether `close` ran while an `accept` was still decoding."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decoding = threading.Event()
+        self.closed_while_decoding = False
+
+    def accept(self, pcm: bytes) -> Transcript | None:
+        self.decoding.set()
+        try:
+            return super().accept(pcm)
+        finally:
+            self.decoding.clear()
+
+    def close(self) -> None:
+        self.closed_while_decoding = self.decoding.is_set()
+        super().close()
+
+
+def test_close_waits_for_the_decoding_in_flight_and_drops_the_rest() -> None:
+    recognizer = WatchedRecognizer()
+    transcripts: list[Transcript] = []
+
+    async def on_transcript(t: Transcript) -> None:
+        transcripts.append(t)
+
+    async def on_error(e: BaseException) -> None:
+        raise AssertionError(e)
+
+    async def scenario() -> Transcript:
+        lane = RecognitionLane(recognizer, on_transcript, on_error)
+        recognizer.gate.clear()  # the first accept blocks in its thread
+        lane.feed(bytes(320))
+        for _ in range(200):
+            if recognizer.decoding.is_set():
+                break
+            await asyncio.sleep(0.005)
+        lane.feed(bytes(320))  # queued behind it
+        pending = asyncio.ensure_future(lane.finish())
+        closing = asyncio.ensure_future(lane.close())
+        await asyncio.sleep(0.05)
+        assert not closing.done()  # still waiting for the decode
+        recognizer.gate.set()
+        await asyncio.wait_for(closing, 5)
+        return await pending
+
+    final = asyncio.run(scenario())
+    assert recognizer.closed and not recognizer.closed_while_decoding
+    assert recognizer.calls == [320]  # the queued audio was dropped
+    assert final == Transcript("", True, 0.0)
+    assert transcripts == []  # nothing reported once closing

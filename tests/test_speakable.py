@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from voicebot.composition import queue_phrases
 from voicebot.knowledge import load_knowledge_base
 from voicebot.speakable import cardinal, ordinal, speakable, split_sentences
 
@@ -187,12 +188,11 @@ def test_every_phrase_of_the_default_knowledge_base_is_speakable() -> None:
     kb = load_knowledge_base(DEFAULT_KB)
     prompts = kb.config.prompts
     titles = [entry.title or entry.id for entry in kb.entries]
-    phrases = [kb.config.greeting, *(entry.answer for entry in kb.entries)]
+    phrases = [kb.config.greeting, *(entry.answer for entry in kb.entries), *queue_phrases(kb)]
     for name in prompts.__dataclass_fields__:
         template = getattr(prompts, name)
-        phrases.append(
-            template.format(first=titles[0], second=titles[-1]) if "{" in template else template
-        )
+        fields = {"first": titles[0], "second": titles[-1], "wait": "", "hours": ""}
+        phrases.append(template.format(**fields) if "{" in template else template)
     phrases += [prompts.clarify.format(first=a, second=b) for a, b in itertools.pairwise(titles)]
     assert len(phrases) > 100
     problems = {p: speakable(p) for p in phrases if UNSPEAKABLE.search(speakable(p))}

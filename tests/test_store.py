@@ -73,8 +73,19 @@ def test_migrations_create_the_schema_from_empty_and_are_idempotent(database_url
     migrate(database_url)
     migrate(database_url)
 
-    assert current_revision(database_url) == head_revision() == "0001"
-    assert {"calls", "turns", "alembic_version"} <= table_names(database_url)
+    assert current_revision(database_url) == head_revision() == "0003"
+    assert {
+        "calls",
+        "turns",
+        "queue_entries",
+        "callbacks",
+        "operators",
+        "console_sessions",
+        "queue_version",
+        "kb_versions",
+        "kb_audit",
+        "alembic_version",
+    } <= table_names(database_url)
     engine = make_engine(database_url)
     try:
         inspector = inspect(engine)
@@ -646,3 +657,16 @@ def test_a_bad_database_url_is_a_store_error(tmp_path: Path) -> None:
         CallStore("nosuchdb://nowhere")
     with pytest.raises(StoreError, match="cannot migrate the database"):
         CallStore(f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}")
+
+
+def test_post_call_rating_is_kept_and_checked(store: CallStore) -> None:
+    start(store)
+    unrated = store.get_call("call-1")
+    assert unrated is not None and unrated.rating is None
+    store.set_rating("call-1", 4)
+    record = store.get_call("call-1")
+    assert record is not None and record.rating == 4
+    with pytest.raises(StoreError, match="1 to 5"):
+        store.set_rating("call-1", 6)
+    with pytest.raises(CallNotFoundError):
+        store.set_rating("no-such-call", 3)

@@ -10,6 +10,7 @@ import pytest
 
 from voicebot.errors import ConfigError
 from voicebot.vad import (
+    EarlyPause,
     Endpointer,
     EndpointEvent,
     EndpointSettings,
@@ -52,6 +53,8 @@ def approx_events(
             event = SpeechStarted(round(event.at_s, 6))
         elif isinstance(event, PauseDetected):
             event = PauseDetected(round(event.silence_s, 6), round(event.speech_s, 6))
+        elif isinstance(event, EarlyPause):
+            event = EarlyPause(round(event.silence_s, 6), round(event.speech_s, 6))
         else:
             event = SpeechEnded(
                 round(event.speech_s, 6), round(event.trailing_silence_s, 6), event.forced
@@ -155,6 +158,61 @@ def test_a_click_before_the_pause_does_not_delay_it() -> None:
     ]
 
 
+EARLY = EndpointSettings(early_pause_s=0.1)
+
+
+def test_early_pause_comes_before_the_pause() -> None:
+    events = feed(Endpointer(EARLY), speech(0.5), quiet(1.0))
+    assert approx_events(events) == [
+        (0.2, SpeechStarted(0.0)),
+        (0.6, EarlyPause(0.1, 0.5)),
+        (0.75, PauseDetected(0.25, 0.5)),
+        (1.3, SpeechEnded(0.5, 0.8, forced=False)),
+    ]
+
+
+def test_no_early_pause_unless_asked_for() -> None:
+    events = feed(Endpointer(), speech(0.5), quiet(1.0))
+    assert not any(isinstance(e, EarlyPause) for _, e in events)
+
+
+def test_speech_after_an_early_pause_is_reported_as_going_on() -> None:
+    # a gap longer than the early pause but shorter than the pause: the caller goes on
+    events = feed(Endpointer(EARLY), speech(0.5), quiet(0.15), speech(0.5), quiet(1.0))
+    assert approx_events(events) == [
+        (0.2, SpeechStarted(0.0)),
+        (0.6, EarlyPause(0.1, 0.5)),
+        (0.85, SpeechStarted(0.65)),  # the early pause is cancelled
+        (1.25, EarlyPause(0.1, 1.0)),  # a new one after the new speech
+        (1.4, PauseDetected(0.25, 1.0)),
+        (1.95, SpeechEnded(1.0, 0.8, forced=False)),
+    ]
+
+
+def test_a_gap_shorter_than_the_early_pause_reports_nothing() -> None:
+    events = feed(Endpointer(EARLY), speech(0.5), quiet(0.05), speech(0.5), quiet(0.1))
+    assert approx_events(events) == [(0.2, SpeechStarted(0.0)), (1.15, EarlyPause(0.1, 1.0))]
+
+
+def test_a_click_in_the_early_pause_does_not_resume() -> None:
+    events = feed(Endpointer(EARLY), speech(0.5), quiet(0.1), speech(0.1), quiet(0.2))
+    assert approx_events(events) == [
+        (0.2, SpeechStarted(0.0)),
+        (0.6, EarlyPause(0.1, 0.5)),
+        (0.75, PauseDetected(0.25, 0.5)),
+    ]
+
+
+def test_an_early_pause_may_be_followed_by_a_forced_end() -> None:
+    settings = EndpointSettings(early_pause_s=0.1, max_utterance_s=1.0)
+    events = feed(Endpointer(settings), speech(0.85), quiet(0.15))
+    assert approx_events(events) == [
+        (0.2, SpeechStarted(0.0)),
+        (0.95, EarlyPause(0.1, 0.85)),
+        (1.0, SpeechEnded(0.85, 0.15, forced=True)),
+    ]
+
+
 def test_forced_end_at_max_utterance_then_a_new_utterance() -> None:
     endpointer = Endpointer(EndpointSettings(max_utterance_s=3.0))
     events = feed(endpointer, quiet(0.5), speech(4.0), quiet(1.0))
@@ -252,6 +310,30 @@ def test_events_always_follow_the_grammar() -> None:
         assert grammar.fullmatch(letters), letters
 
 
+def test_events_with_early_pauses_always_come_in_order() -> None:
+    """S ((e|eP|P) S)* (e|eP|P)? E: every pause is followed by speech going on or the end."""
+    rng = random.Random(20240612)
+    grammar = re.compile(r"(S((eP?|P)S)*(eP?|P)?E)*(S((eP?|P)S)*(eP?|P)?)?")
+    LETTER = {SpeechStarted: "S", EarlyPause: "e", PauseDetected: "P", SpeechEnded: "E"}
+    for _ in range(200):
+        settings = EndpointSettings(
+            early_pause_s=rng.choice([0.05, 0.1, 0.2]),
+            max_utterance_s=rng.choice([2.0, 20.0]),
+        )
+        endpointer = Endpointer(settings)
+        letters, last_at = "", -1.0
+        for _ in range(300):
+            window = rng.choice([0.02, 0.032, 0.05])
+            probability = rng.choice([0.0, 0.2, 0.4, 0.6, 0.95, rng.random()])
+            for event in endpointer.update(window, probability):
+                letters += LETTER[type(event)]
+                if isinstance(event, SpeechStarted):
+                    assert last_at <= event.at_s <= endpointer.now_s
+                    last_at = event.at_s
+            assert endpointer.in_speech == (letters.rfind("S") > letters.rfind("E"))
+        assert grammar.fullmatch(letters), letters
+
+
 @pytest.mark.parametrize(
     ("seconds", "probability"),
     [(-0.02, 0.5), (math.nan, 0.5), (math.inf, 0.5), (0.02, 1.5), (0.02, -0.1), (0.02, math.nan)],
@@ -270,6 +352,8 @@ def test_bad_windows_are_rejected(seconds: float, probability: float) -> None:
         {"pause_s": 0.0},
         {"min_speech_s": -0.1},
         {"max_utterance_s": 0.1},
+        {"early_pause_s": 0.25},
+        {"early_pause_s": 0.0},
     ],
 )
 def test_bad_settings_fail_fast(kwargs: dict[str, float]) -> None:

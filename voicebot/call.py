@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Protocol
 
 from voicebot.asr import RecognizerFactory
@@ -24,6 +25,7 @@ from voicebot.dialogue import (
     DialoguePolicy,
     EndConversation,
     Escalate,
+    RecordRating,
     Say,
     TimeLimitReached,
 )
@@ -42,10 +44,12 @@ from voicebot.events import (
     Transcript,
     TransferCall,
 )
+from voicebot.hold_line import HandoffDesk, HoldLine
 from voicebot.matcher import Matcher
 from voicebot.playback import Pacer, Phrase, Player, SpeechSource
 from voicebot.recognition_lane import RecognitionLane
 from voicebot.vad import (
+    EarlyPause,
     Endpointer,
     EndpointSettings,
     PauseDetected,
@@ -109,6 +113,10 @@ class CallRecorder(Protocol):
         """What became of a bot turn: played to the end, or cut by a barge-in."""
         ...
 
+    def set_rating(self, call_id: str, rating: int) -> None:
+        """The caller's post-call rating (1-5)."""
+        ...
+
     def end_call(
         self,
         call_id: str,
@@ -126,8 +134,12 @@ class CallRecorder(Protocol):
 class CallSettings:
     """How a call behaves; defaults are what a hotline wants."""
 
-    # A bare «да» is about 0.15 s: shorter bursts are clicks and line noise.
-    endpoint: EndpointSettings = field(default_factory=lambda: EndpointSettings(min_speech_s=0.12))
+    # A bare «да» is about 0.15 s: shorter bursts are clicks and line noise. At the early pause
+    # the recogniser is finalised and the words matched speculatively, so that the reply can
+    # start right at the pause (bench/latency.py).
+    endpoint: EndpointSettings = field(
+        default_factory=lambda: EndpointSettings(min_speech_s=0.12, early_pause_s=0.1)
+    )
     # Speech this long interrupts the bot even before the recogniser has words for it.
     barge_in_speech_s: float = 0.7
     silence_timeout_s: float = 7.0
@@ -145,6 +157,7 @@ class CallEngines:
     new_detector: Callable[[int], SpeechDetector]
     speech: SpeechSource
     recorder: CallRecorder | None = None
+    handoff: HandoffDesk | None = None  # the operator queue; None: transfer at once
 
 
 @dataclass
@@ -159,6 +172,21 @@ class TurnTiming:
     def as_dict(self) -> dict[str, float]:
         """Rounded to the millisecond."""
         return {k: round(v, 3) for k, v in vars(self).items()}
+
+
+@dataclass
+class _Guess:
+    """The work of a pause begun early (at `EarlyPause`): the final transcript, then its match."""
+
+    task: asyncio.Task[None] | None = None
+    finalised: bool = False  # `transcript` is known (None: nothing was said)
+    transcript: Transcript | None = None
+    understood: Understanding | None = None
+    error: Exception | None = None
+    state: object = None  # the dialogue state the matcher saw
+    resumed: bool = False  # the caller went on: the transcript heads the utterance
+    asr_done: float = 0.0  # perf_counter() when the recogniser had finalised
+    match_done: float = 0.0  # perf_counter() when the matcher had decided
 
 
 @dataclass(frozen=True)
@@ -218,6 +246,7 @@ class CallSession:
         self._segments: list[Transcript] = []
         # A finalised utterance not clear enough to act on yet: the caller may go on.
         self._pending: tuple[Transcript, Understanding] | None = None
+        self._guess: _Guess | None = None  # finalising and matching begun at an early pause
         self._timing = TurnTiming()  # the utterance being heard
         self._reply_timing: TurnTiming | None = None  # handed to the reply's first phrase
         self._utterance_over_bot = False
@@ -230,6 +259,7 @@ class CallSession:
         self._marks: dict[str, int] = {}
         self._finisher: asyncio.Task[None] | None = None
         self._overlap_s = 0.0
+        self._hold: HoldLine | None = None  # waiting for an operator (or offered a callback)
 
     # --- the loop --------------------------------------------------------------------
 
@@ -245,8 +275,12 @@ class CallSession:
         finally:
             if self._finisher is not None and not self._finisher.done():
                 self._finisher.cancel()
+            if self._guess is not None and self._guess.task is not None:
+                self._guess.task.cancel()
             await self.player.close()
             await self._close_recognizer()
+            if self._hold is not None:
+                await self._hold.close()
             await self._record(self._end_record)
         return CallResult(
             self.started.call_id,
@@ -344,14 +378,19 @@ class CallSession:
         else:
             self._overlap_s = 0.0
 
-    async def _on_endpoint(self, event: SpeechStarted | PauseDetected | SpeechEnded) -> None:
+    async def _on_endpoint(
+        self, event: SpeechStarted | EarlyPause | PauseDetected | SpeechEnded
+    ) -> None:
         if isinstance(event, SpeechStarted):
             self._utterance_over_bot = self.player.speaking
             self._pending_resumed()
+            self._guess_resumed()
+        elif isinstance(event, EarlyPause):
+            self._speculate()
         elif isinstance(event, PauseDetected):
-            await self._on_pause()
+            await self._on_pause(event.silence_s)
         elif isinstance(event, SpeechEnded):
-            await self._on_speech_ended()
+            await self._on_speech_ended(event)
 
     def _pending_resumed(self) -> None:
         """The caller goes on after a pause: what was heard so far is the start of the utterance."""
@@ -360,44 +399,105 @@ class CallSession:
             self._segments.insert(0, Transcript(transcript.text, True, transcript.confidence))
             self._pending = None
 
-    async def _on_pause(self) -> None:
-        """A short pause: finalise what was said; act at once if it is clear enough."""
-        transcript = await self._finalise()
-        if transcript is None:
+    def _speculate(self) -> None:
+        """An early pause: finalise and match now, off the critical path; the pause uses it."""
+        if self._guess is None and self.lane is not None:
+            guess = _Guess()
+            guess.task = asyncio.create_task(self._work_out(guess), name="voicebot-speculation")
+            self._guess = guess
+
+    def _guess_resumed(self) -> None:
+        """The caller went on after an early pause: its transcript heads the utterance."""
+        guess, self._guess = self._guess, None
+        if guess is None:
             return
-        if self._utterance_over_bot and is_backchannel(transcript.text):
-            return  # «угу» said over the bot: feedback, not a turn
-        started = time.perf_counter()
+        guess.resumed = True
+        if guess.finalised:
+            self._resume_with(guess.transcript)
+        # else `_work_out` puts it first once the recogniser has finalised it
+
+    def _resume_with(self, transcript: Transcript | None) -> None:
+        if transcript is not None:  # the n-best no longer fits the longer utterance
+            self._segments.insert(0, Transcript(transcript.text, True, transcript.confidence))
+
+    def _worth_matching(self, transcript: Transcript) -> bool:
+        """Words that go to the matcher: not on hold, not «угу» said over the bot."""
+        return self._hold is None and not (
+            self._utterance_over_bot and is_backchannel(transcript.text)
+        )
+
+    async def _work_out(self, guess: _Guess) -> None:
+        """Finalise what was said so far, then match it, into `guess`."""
+        transcript = await self._finalise()
+        guess.asr_done = time.perf_counter()
+        guess.transcript, guess.finalised = transcript, True
+        if guess.resumed:
+            self._resume_with(transcript)
+            return
+        if transcript is not None and self._worth_matching(transcript):
+            await self._match(guess, transcript)
+
+    async def _match(self, guess: _Guess, transcript: Transcript) -> None:
+        guess.state = self.conversation.state
         try:
-            understood = await asyncio.to_thread(
+            guess.understood = await asyncio.to_thread(
                 self.conversation.understand, transcript.text, transcript.alternatives
             )
         except Exception as exc:
-            await self._fail(exc)
+            guess.error = exc
+        guess.match_done = time.perf_counter()
+
+    async def _on_pause(self, silence_s: float) -> None:
+        """A short pause: finalise what was said (unless begun at the early pause) and match it;
+        act at once if it is clear enough."""
+        paused_at = time.perf_counter()
+        guess, self._guess = self._guess, None
+        if guess is None:
+            guess = _Guess()
+            await self._work_out(guess)
+        elif guess.task is not None:
+            await guess.task
+        # What the reply waited for after the pause (all of it without an early pause).
+        self._timing.endpoint_wait = silence_s
+        self._timing.asr_final = max(0.0, guess.asr_done - paused_at)
+        transcript = guess.transcript
+        if transcript is None:
             return
-        self._timing.matching = time.perf_counter() - started
+        if self._hold is not None:
+            await self._heard_on_hold(transcript)
+            return
+        if not self._worth_matching(transcript):
+            return  # «угу» said over the bot: feedback, not a turn
+        if guess.understood is None or guess.state is not self.conversation.state:
+            guess.understood, guess.error = None, None  # not matched yet, or for another state
+            await self._match(guess, transcript)
+        self._timing.matching = max(0.0, guess.match_done - max(paused_at, guess.asr_done))
+        if guess.error is not None:
+            await self._fail(guess.error)
+            return
+        understood = guess.understood
+        assert understood is not None
         if self.conversation.is_final(transcript.text, understood):
             await self._commit(transcript, understood)
         else:
             self._pending = (transcript, understood)
 
-    async def _on_speech_ended(self) -> None:
+    async def _on_speech_ended(self, event: SpeechEnded) -> None:
         """The definite end: act on what is pending (or on the last words)."""
         if self._pending is None:
-            await self._on_pause()
+            await self._on_pause(event.trailing_silence_s)
         if self._pending is not None:
             transcript, understood = self._pending
             self._pending = None
+            # Finalised and matched at the pause: the reply waited for the end of speech only.
+            self._timing = TurnTiming(endpoint_wait=event.trailing_silence_s)
             await self._commit(transcript, understood)
 
     async def _finalise(self) -> Transcript | None:
         """Ask the recogniser for the final text of the utterance so far, joined with segments."""
         if self.lane is None:
             return None
-        started = time.perf_counter()
         last = await self.lane.finish()
-        self._timing.asr_final = time.perf_counter() - started
-        self._timing.endpoint_wait = self.settings.endpoint.pause_s
         segments = [*self._segments, last] if last.text else list(self._segments)
         self._segments = []
         self._partial = ""
@@ -430,6 +530,25 @@ class CallSession:
         self._idle_since = self._stream_s
         await self._act(self.conversation.commit(transcript.text, understood))
 
+    async def _heard_on_hold(self, transcript: Transcript) -> None:
+        """While waiting for an operator, words go to the holding line, not the FAQ."""
+        assert self._hold is not None
+        if self._utterance_over_bot and is_backchannel(transcript.text):
+            return
+        await self._send_safely(CallerHeard(transcript.text, True))
+        await self._record(
+            lambda r: r.add_turn(
+                self.started.call_id,
+                "caller",
+                transcript.text,
+                started_at=self.clock(),
+                kind="utterance",
+                asr_confidence=transcript.confidence,
+                alternatives=transcript.alternatives,
+            )
+        )
+        await self._hold.caller_said(self._stream_s, transcript.text)
+
     # --- keys, marks, timers -------------------------------------------------------------
 
     async def _on_dtmf(self, digit: str) -> None:
@@ -445,6 +564,9 @@ class CallSession:
             )
         )
         self._idle_since = self._stream_s
+        if self._hold is not None:
+            await self._hold.caller_pressed(self._stream_s, digit)
+            return
         await self._act(self.conversation.press(digit))
 
     async def _on_mark(self, name: str) -> None:
@@ -454,6 +576,9 @@ class CallSession:
 
     async def _check_timers(self) -> None:
         if self._finish.is_set():
+            return
+        if self._hold is not None:  # the holding line keeps its own time
+            await self._hold.tick(self._stream_s)
             return
         if self._stream_s >= self.settings.max_call_s and not self._time_limit_hit:
             self._time_limit_hit = True
@@ -474,6 +599,8 @@ class CallSession:
         for action in actions:
             if isinstance(action, Say):
                 self._speak(action)
+            elif isinstance(action, RecordRating):
+                await self._record(partial(_rate, call_id=self.started.call_id, value=action.value))
             else:
                 self._after_speech.append(action)
         if self._after_speech:
@@ -530,6 +657,9 @@ class CallSession:
         await self.player.wait_idle()
         actions, self._after_speech = self._after_speech, []
         for action in actions:
+            if isinstance(action, Escalate) and self._can_hold(action):
+                await self._start_hold()
+                return  # the holding line decides how the call ends
             if isinstance(action, Escalate):
                 await self._transfer(action)
             elif isinstance(action, EndConversation):
@@ -538,6 +668,53 @@ class CallSession:
                 await self._send_safely(Hangup(action.reason))
         if actions:
             self._finish.set()
+
+    def _can_hold(self, action: Escalate) -> bool:
+        """Queue the call (rather than transfer at once) when there is a queue and the bot can
+        still speak: an internal failure goes straight to a person."""
+        return (
+            self.engines.handoff is not None
+            and self._hold is None
+            and action.reason != "internal_error"
+            and self.conversation.escalation is not None
+        )
+
+    async def _start_hold(self) -> None:
+        desk, escalation = self.engines.handoff, self.conversation.escalation
+        assert desk is not None and escalation is not None
+        hold = HoldLine(
+            desk,
+            self.engines.policy.kb.config.prompts,
+            self.started,
+            escalation,
+            _HoldHooks(self),
+            self.clock,
+            self.conversation.state.answered,
+            self.observe,
+        )
+        self._end_reason = escalation.reason
+        try:
+            if not await asyncio.to_thread(desk.staffed):
+                await self._transfer(Escalate(escalation.reason, escalation.topic))
+                self._finish.set()
+                return
+            self._hold = hold
+            await hold.start(self._stream_s)
+        except Exception:  # the queue is down: a person at once, never dead air
+            log.exception("call %s: the operator queue failed", self.started.call_id)
+            self._hold = None
+            await self._transfer(Escalate(escalation.reason, escalation.topic))
+            self._finish.set()
+
+    def _after_hold_speech(self, outcome: str, event: OutboundEvent) -> None:
+        async def finish() -> None:
+            await self.player.wait_idle()
+            self._outcome = outcome
+            self._end_reason = self._end_reason or outcome
+            await self._send_safely(event)
+            self._finish.set()
+
+        self._finisher = asyncio.create_task(finish(), name="voicebot-finish-hold")
 
     async def _transfer(self, action: Escalate) -> None:
         escalation = self.conversation.escalation
@@ -592,7 +769,9 @@ class CallSession:
     def _set_outcome_on_hangup(self, reason: str) -> None:
         if self._outcome:
             return
-        if reason == "protocol_error":
+        if self._hold is not None and self._hold.waiting:
+            self._outcome = "abandoned"
+        elif reason == "protocol_error":
             self._outcome = "protocol_error"
         elif self.conversation.state.answered:
             self._outcome = "resolved_by_bot"
@@ -648,3 +827,26 @@ class CallSession:
         if lane is not None:
             await lane.close()
         self.detector = None
+
+
+def _rate(recorder: CallRecorder, *, call_id: str, value: int) -> None:
+    recorder.set_rating(call_id, value)
+
+
+class _HoldHooks:
+    """The holding line's view of its call session."""
+
+    def __init__(self, session: CallSession) -> None:
+        self.session = session
+
+    def say(self, text: str) -> None:
+        """Queue a prompt."""
+        self.session._speak(Say(text, "prompt"))
+
+    def transfer_after_speech(self, target: str, context: Mapping[str, str]) -> None:
+        """The operator took the call."""
+        self.session._after_hold_speech("escalated", TransferCall(target, dict(context)))
+
+    def hang_up_after_speech(self, outcome: str) -> None:
+        """A callback was made, or the hours are over."""
+        self.session._after_hold_speech(outcome, Hangup(outcome))

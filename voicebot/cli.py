@@ -15,7 +15,9 @@ import click
 from voicebot.cli_call import call_command
 from voicebot.cli_import import import_command
 from voicebot.cli_models import models as models_group
+from voicebot.cli_publish import publish_command
 from voicebot.cli_serve import serve_command
+from voicebot.cli_users import users_group
 from voicebot.config import Settings
 from voicebot.errors import KnowledgeBaseError, VoicebotError
 from voicebot.knowledge import KnowledgeBase, Thresholds, check_knowledge_base, load_knowledge_base
@@ -157,9 +159,11 @@ def kb() -> None:
 
 
 kb.add_command(import_command)
+kb.add_command(publish_command)
 main.add_command(models_group)
 main.add_command(serve_command)
 main.add_command(call_command)
+main.add_command(users_group)
 
 
 @kb.command("check")

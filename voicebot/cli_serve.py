@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -27,10 +28,29 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
     VOICEBOT_AUDIOSOCKET_PORT is set), /healthz, /readyz, /metrics."""
     import uvicorn
 
-    from telephony_bridge.app import BridgeConfig, create_app
+    from telephony_bridge.app import BridgeConfig, Runtime, create_app
+    from telephony_bridge.console import ConsoleSettings, console_router
+    from telephony_bridge.console.reports import ReportSettings, reports_router
+    from telephony_bridge.kb_reload import KbPublicationPoller, KbReloader, rebuild_for
     from voicebot.call import CallEngines
-    from voicebot.composition import build_call_engines, check_models, phrases_to_prepare
+    from voicebot.composition import (
+        build_call_engines,
+        build_embedder,
+        build_handoff_desk,
+        build_matcher,
+        check_models,
+        phrases_to_prepare,
+    )
+    from voicebot.embedding import Embedder
     from voicebot.errors import VoicebotError
+    from voicebot.hold_line import HandoffDesk
+    from voicebot.kb_sync import publish_directory
+    from voicebot.knowledge import KnowledgeBase, load_knowledge_base
+    from voicebot.reports import Reports
+    from voicebot.store import CallStore, default_database_url
+    from voicebot.store.kb_versions import KbVersionStore
+    from voicebot.store.queue import QueueStore
+    from voicebot.store.users import UserStore
     from voicebot.tts import SpeechOutput
 
     logging.basicConfig(
@@ -46,8 +66,27 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
         token = secrets.token_urlsafe(16)
         click.echo(f"VOICEBOT_BRIDGE_TOKEN is not set; this run's token: {token}", err=True)
 
+    url = settings.database_url or default_database_url(settings.data_dir)
+    calls, queue, users = CallStore(url), QueueStore(url), UserStore(url)
+    kb = load_knowledge_base(settings.kb_dir)
+    topics = kb.config.topics
+    console_settings = ConsoleSettings(
+        topic_titles={name: topic.title for name, topic in topics.items()},
+        secure_cookie=settings.console_secure_cookie,
+        allowed_origins=settings.console_allowed_origins,
+        client_address_header=settings.console_client_address_header,
+    )
+    console = console_router(
+        users, queue, calls, clock=lambda: datetime.now(UTC), settings=console_settings
+    )
+
+    versions = KbVersionStore(url)
+    running = publish_directory(versions, settings.kb_dir).version  # the directory is the source
+    shared: dict[str, Embedder] = {}
+
     def load() -> CallEngines:
-        engines = build_call_engines(settings)
+        shared["embedder"] = embedder = build_embedder(settings)
+        engines = build_call_engines(settings, calls=calls, queue=queue, embedder=embedder)
         kb, speech = engines.policy.kb, engines.speech
         if isinstance(speech, SpeechOutput):  # pre-synthesise every answer and prompt
 
@@ -65,7 +104,28 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
         twilio_workflow_sid=settings.twilio_workflow_sid,
         jambonz_sip_uri=settings.jambonz_sip_uri,
     )
-    app = create_app(config, load)
+
+    async def follow_publications(runtime: Runtime) -> None:
+        """Switch to every knowledge base published later (`voicebot kb publish`, the editor)."""
+
+        def desk_for(kb: KnowledgeBase) -> HandoffDesk:
+            return build_handoff_desk(settings, kb, calls, queue)
+
+        rebuild = rebuild_for(
+            lambda kb: build_matcher(settings, kb, embedder=shared["embedder"]),
+            desk_for=desk_for if settings.operator_queue else None,
+        )
+        reloader = KbReloader(runtime, rebuild, running_hash=running.content_hash)
+        await KbPublicationPoller(versions, reloader).run()
+
+    reports = reports_router(
+        Reports(url, entry_topics={entry.id: entry.topic for entry in kb.entries}),
+        users,
+        clock=lambda: datetime.now(UTC),
+        settings=ReportSettings(tz=settings.reports_timezone),
+        console_settings=console_settings,
+    )
+    app = create_app(config, load, routers=[console, reports], background=[follow_publications])
     uvicorn.run(
         app,
         host=host or settings.bridge_host,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,9 @@ from voicebot.model_store import ModelStore, load_manifest
 if TYPE_CHECKING:
     from voicebot.asr import RecognizerFactory
     from voicebot.call import CallEngines
+    from voicebot.hold_line import HandoffDesk
+    from voicebot.store import CallStore
+    from voicebot.store.queue import QueueStore
     from voicebot.tts import SpeechOutput, Synthesizer
 
 log = logging.getLogger("voicebot")
@@ -114,29 +118,65 @@ def build_recognizers(settings: Settings) -> RecognizerFactory:
 
 
 def build_call_engines(
-    settings: Settings, *, recognizers: RecognizerFactory | None = None
+    settings: Settings,
+    *,
+    recognizers: RecognizerFactory | None = None,
+    calls: CallStore | None = None,
+    queue: QueueStore | None = None,
+    embedder: Embedder | None = None,
 ) -> CallEngines:
-    """Everything calls share in one process: KB, matcher, policy, ASR, VAD, voice, store."""
+    """Everything calls share in one process: KB, matcher, policy, ASR, VAD, voice, the call
+    store and the operator queue (opened here unless given)."""
     from voicebot.call import CallEngines
     from voicebot.dialogue import DialoguePolicy
     from voicebot.engines.silero import SileroSpeechDetector, SileroVadModel
     from voicebot.store import CallStore, default_database_url
+    from voicebot.store.queue import QueueStore
 
     kb = load_knowledge_base(settings.kb_dir)
     recognizers = recognizers or build_recognizers(settings)
-    matcher = build_matcher(settings, kb)
+    matcher = build_matcher(settings, kb, embedder=embedder)
     speech, warning = build_speech_output(settings, kb.config.language)
     if warning:
         log.warning(warning)
     vad_model = SileroVadModel()
-    store = CallStore(settings.database_url or default_database_url(settings.data_dir))
+    database_url = settings.database_url or default_database_url(settings.data_dir)
+    store = calls or CallStore(database_url)
+    handoff = None
+    policy = DialoguePolicy(kb)
+    if settings.operator_queue:
+        handoff = build_handoff_desk(settings, kb, store, queue or QueueStore(database_url))
+        hours = handoff.hours
+        policy = DialoguePolicy(
+            kb, operators_working=lambda topic: hours.is_open(datetime.now(UTC), topic)
+        )
     return CallEngines(
         matcher=matcher,
-        policy=DialoguePolicy(kb),
+        policy=policy,
         recognizers=recognizers,
         new_detector=lambda rate: SileroSpeechDetector(vad_model, rate),
         speech=speech,
         recorder=store,
+        handoff=handoff,
+    )
+
+
+def build_handoff_desk(
+    settings: Settings, kb: KnowledgeBase, calls: CallStore, queue: QueueStore
+) -> HandoffDesk:
+    """The operator queue with the KB's hours and the card rules."""
+    from voicebot.desk import build_desk
+    from voicebot.handoff import load_vip_numbers
+
+    vip = load_vip_numbers(settings.vip_list) if settings.vip_list else frozenset()
+    return build_desk(
+        kb,
+        queue,
+        calls.calls_from,
+        lambda: datetime.now(UTC),
+        vip_numbers=vip,
+        mask_pii=settings.mask_pii,
+        staffed=lambda: bool(queue.operators()),
     )
 
 
@@ -148,7 +188,29 @@ def phrases_to_prepare(kb: KnowledgeBase) -> list[str]:
         for name in prompts.__dataclass_fields__
         if "{" not in getattr(prompts, name)
     ]
-    return [kb.config.greeting, *fixed, *(entry.answer for entry in kb.entries)]
+    return [
+        kb.config.greeting,
+        *fixed,
+        *(entry.answer for entry in kb.entries),
+        *queue_phrases(kb),
+    ]
+
+
+def queue_phrases(kb: KnowledgeBase) -> list[str]:
+    """What the holding line can say: every wait phrase in its prompts, and the hours offers."""
+    from voicebot.desk import working_hours
+    from voicebot.wait_estimate import wait_phrase
+
+    prompts = kb.config.prompts
+    waits = dict.fromkeys(wait_phrase(s) for s in (None, *range(0, 2400, 30)))
+    hours = working_hours(kb)
+    topics = [None, *kb.config.topics]
+    offers = dict.fromkeys(prompts.closed_offer.format(hours=hours.hours_phrase(t)) for t in topics)
+    return [
+        *(prompts.queue_joined.format(wait=w) for w in waits),
+        *(prompts.queue_still_waiting.format(wait=w) for w in waits),
+        *offers,
+    ]
 
 
 def check_models(settings: Settings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -40,6 +41,17 @@ class Settings(BaseSettings):
     bridge_host: str = "127.0.0.1"
     bridge_port: int = 8080
     bridge_token: str = ""
+    # The operator queue: escalated calls wait in it (hearing the estimated wait, with a callback
+    # on request) until an operator takes them in the console. Off: transfer at once.
+    operator_queue: bool = True
+    vip_list: Path | None = None  # a CSV/text file of VIP callers' numbers
+    mask_pii: Literal["none", "partial", "full"] = "partial"  # the caller's words on the card
+    # The operator console (/console): cookies over https only, extra Origins allowed besides
+    # the Host's own, and the header a reverse proxy puts the client's address in.
+    console_secure_cookie: bool = False
+    console_allowed_origins: tuple[str, ...] = ()
+    console_client_address_header: str | None = None
+    reports_timezone: str = "Europe/Moscow"  # reports bucket hours and days in this zone
     # Asterisk AudioSocket (TCP, no authentication of its own: keep it on a private network).
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: int | None = None  # e.g. 9092; unset: no AudioSocket server

@@ -7,13 +7,14 @@ events carry its decision, so the policy does no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from voicebot.events import Candidate, Decision
 from voicebot.knowledge import KnowledgeBase
 
-Phase = Literal["start", "listening", "clarifying", "after_answer", "ended"]
+Phase = Literal["start", "listening", "clarifying", "after_answer", "rating", "ended"]
 
 # --- events the policy reacts to ----------------------------------------------------
 
@@ -94,7 +95,14 @@ class EndConversation:
     reason: str
 
 
-Action = Say | Escalate | EndConversation
+@dataclass(frozen=True)
+class RecordRating:
+    """The caller rated the conversation (1-5)."""
+
+    value: int
+
+
+Action = Say | Escalate | EndConversation | RecordRating
 
 
 @dataclass(frozen=True)
@@ -170,13 +178,17 @@ class DialoguePolicy:
         max_misses: int = 2,
         max_clarify_attempts: int = 2,
         max_silences: int = 2,
+        operators_working: Callable[[str | None], bool] = lambda _topic: True,
     ) -> None:
-        """`max_misses` non-understood utterances escalate; `max_silences` silences hang up."""
+        """`max_misses` non-understood utterances escalate; `max_silences` silences hang up;
+        `operators_working(topic)` says whether a transfer can reach a person now (outside
+        the working hours the bot says so instead of «соединяю»)."""
         self.kb = kb
         self.prompts = kb.config.prompts
         self.max_misses = max_misses
         self.max_clarify_attempts = max_clarify_attempts
         self.max_silences = max_silences
+        self.operators_working = operators_working
 
     def step(self, state: DialogueState, event: PolicyEvent) -> tuple[DialogueState, list[Action]]:
         """Apply one event; return the new state and what to do."""
@@ -188,6 +200,8 @@ class DialoguePolicy:
             return self._escalate(state, REASON_INTERNAL_ERROR, state.last_topic, apology=True)
         if isinstance(event, TimeLimitReached):
             return self._escalate(state, REASON_TIME_LIMIT, state.last_topic)
+        if state.phase == "rating":
+            return self._on_rating(state, event)
         if isinstance(event, CallerSilent):
             return self._on_silence(state)
         if isinstance(event, KeyPressed):
@@ -195,6 +209,27 @@ class DialoguePolicy:
                 return self._escalate(state, REASON_CALLER_REQUEST, state.last_topic)
             return state, []
         return self._on_utterance(replace(state, silences=0), event)
+
+    def _on_rating(
+        self, state: DialogueState, event: PolicyEvent
+    ) -> tuple[DialogueState, list[Action]]:
+        """After «нет, спасибо» with the rating on: a key 1-5 (or the word) is the rating;
+        anything else ends the call without one."""
+        value: int | None = None
+        if isinstance(event, KeyPressed) and event.digit in "12345" and len(event.digit) == 1:
+            value = int(event.digit)
+        elif isinstance(event, CallerSaid):
+            value = spoken_rating(event.text)
+        if isinstance(event, KeyPressed) and event.digit == "0":
+            return self._escalate(state, REASON_CALLER_REQUEST, state.last_topic)
+        ended = replace(state, phase="ended")
+        if value is None:
+            return ended, [Say(self.prompts.goodbye, "goodbye"), EndConversation("caller_finished")]
+        return ended, [
+            RecordRating(value),
+            Say(self.prompts.rating_thanks, "goodbye"),
+            EndConversation("caller_finished"),
+        ]
 
     def _on_silence(self, state: DialogueState) -> tuple[DialogueState, list[Action]]:
         """First silence: «Вы меня слышите?»; the next one: a polite goodbye."""
@@ -215,6 +250,8 @@ class DialoguePolicy:
                 state, REASON_CALLER_REQUEST, self._topic_hint(state, event.decision)
             )
         if is_closing(event.text) and state.phase != "clarifying":
+            if self.kb.config.post_call_rating:
+                return replace(state, phase="rating"), [Say(self.prompts.rating_question, "prompt")]
             return replace(state, phase="ended"), [
                 Say(self.prompts.goodbye, "goodbye"),
                 EndConversation("caller_finished"),
@@ -310,9 +347,43 @@ class DialoguePolicy:
     def _escalate(
         self, state: DialogueState, reason: str, topic: str | None, *, apology: bool = False
     ) -> tuple[DialogueState, list[Action]]:
-        say = (
-            Say(self.prompts.apology, "apology")
-            if apology
-            else Say(self.prompts.transfer, "transfer")
-        )
+        if apology:
+            say = Say(self.prompts.apology, "apology")
+        elif self.operators_working(topic):
+            say = Say(self.prompts.transfer, "transfer")
+        else:
+            say = Say(self.prompts.closed_now, "transfer")
         return replace(state, phase="ended"), [say, Escalate(reason, topic)]
+
+
+_RATING_WORDS = {
+    "один": 1,
+    "единица": 1,
+    "кол": 1,
+    "два": 2,
+    "двойка": 2,
+    "двойку": 2,
+    "три": 3,
+    "тройка": 3,
+    "тройку": 3,
+    "четыре": 4,
+    "четвёрка": 4,
+    "четверка": 4,
+    "четвёрку": 4,
+    "четверку": 4,
+    "пять": 5,
+    "пятёрка": 5,
+    "пятерка": 5,
+    "пятёрку": 5,
+    "пятерку": 5,
+    "отлично": 5,
+}
+
+
+def spoken_rating(text: str) -> int | None:
+    """A rating said in words («пять», «на четвёрку», «отлично») or digits; None if unclear."""
+    found = {
+        _RATING_WORDS.get(word, int(word) if word in {"1", "2", "3", "4", "5"} else 0)
+        for word in re.findall(r"[а-яёa-z0-9]+", text.lower())
+    } - {0}
+    return found.pop() if len(found) == 1 else None

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 
 from voicebot.errors import KnowledgeBaseError
+from voicebot.schedule import parse_schedule
 
 ENTRY_ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ENTRY_KEYS = {"id", "topic", "title", "questions", "answer", "escalate"}
@@ -52,6 +53,7 @@ class Topic:
     name: str
     title: str
     priority: int = 0
+    urgent: bool = False  # its callers go ahead in the queue (e.g. outages, emergencies)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,23 @@ class Prompts:
     apology: str = "Извините, у меня техническая заминка. Соединяю вас со специалистом."
     are_you_there: str = "Вы меня слышите?"
     silence_goodbye: str = "Вас не слышно. Пожалуйста, перезвоните нам. Всего доброго!"
+    # The operator queue: {wait} is a wait phrase such as «Ожидание около двух минут.»
+    queue_joined: str = (
+        "{wait} Если удобнее, мы перезвоним: нажмите единицу или скажите «перезвоните»."
+    )
+    queue_still_waiting: str = "Вы по-прежнему на линии, оператор скоро ответит. {wait}"
+    operator_found: str = "Оператор на линии, соединяю."
+    callback_confirmed: str = "Хорошо, оператор перезвонит вам на этот номер. Всего доброго!"
+    closed_now: str = "Сейчас операторы не работают."
+    # The post-call rating (bot.yaml `post_call_rating: true`).
+    rating_question: str = (
+        "Оцените, пожалуйста, разговор: нажмите цифру от одного до пяти, где пять — отлично."
+    )
+    rating_thanks: str = "Спасибо за оценку! Всего доброго!"
+    closed_offer: str = (
+        "{hours} Хотите, чтобы оператор перезвонил вам в рабочее время? "
+        "Скажите «да» или нажмите единицу."
+    )
 
 
 @dataclass(frozen=True)
@@ -90,7 +109,8 @@ class BotConfig:
     topics: Mapping[str, Topic] = field(default_factory=dict)
     thresholds: Thresholds = field(default_factory=Thresholds)
     working_hours: Mapping[str, Any] = field(default_factory=dict)
-    holidays: tuple[str, ...] = ()
+    holidays: tuple[Any, ...] = ()  # dates or {date, hours} mappings (voicebot.schedule)
+    post_call_rating: bool = False  # ask callers the bot served for a 1-5 rating
 
 
 @dataclass(frozen=True)
@@ -283,6 +303,12 @@ def bot_config_from_mapping(
     if not isinstance(working_hours, dict):
         problems.append(Problem("error", source, 0, "working_hours должен быть словарём полей"))
         working_hours = {}
+    holidays = data.get("holidays") or ()
+    if not isinstance(holidays, list | tuple):
+        problems.append(Problem("error", source, 0, "holidays должен быть списком дат"))
+        holidays = ()
+    _schedule, schedule_problems = parse_schedule(working_hours, holidays)
+    problems += [Problem("error", source, 0, message) for message in schedule_problems]
     return BotConfig(
         name=str(data.get("name") or defaults.name),
         language=str(data.get("language") or defaults.language),
@@ -291,7 +317,8 @@ def bot_config_from_mapping(
         topics=topics,
         thresholds=thresholds,
         working_hours=dict(working_hours),
-        holidays=tuple(str(h) for h in data.get("holidays") or ()),
+        holidays=tuple(holidays),
+        post_call_rating=bool(data.get("post_call_rating", False)),
     )
 
 
@@ -312,7 +339,10 @@ def _read_topics(raw: Any, source: str, problems: list[Problem]) -> dict[str, To
                 )
                 priority = 0
             topics[str(name)] = Topic(
-                name=str(name), title=str(settings.get("title") or name), priority=priority
+                name=str(name),
+                title=str(settings.get("title") or name),
+                priority=priority,
+                urgent=bool(settings.get("urgent", False)),
             )
         return topics
     problems.append(Problem("error", source, 0, "topics: нужен список имён или словарь"))

@@ -5,12 +5,15 @@ audio), so a single `accept` may take 100 ms while most take microseconds. Voice
 barge-in must not wait for those bursts: the call session hands audio to this lane and goes on;
 the lane batches whatever queued up meanwhile into one `accept`, and a `finish` waits only for
 the audio fed before it.
+
+A decoding call in a worker thread cannot be cancelled: `close` lets the one in flight end before
+it closes the recogniser (a Kaldi recogniser reset or reused under a running decode crashes the
+process).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -36,17 +39,18 @@ class RecognitionLane:
         self._items: deque[bytes | asyncio.Future[Transcript]] = deque()
         self._wake = asyncio.Event()
         self._failed = False
+        self._closing = False
         self._task = asyncio.create_task(self._run(), name="voicebot-recognition")
 
     def feed(self, pcm: bytes) -> None:
         """Queue audio for recognition."""
-        if not self._failed:
+        if not (self._failed or self._closing):
             self._items.append(pcm)
             self._wake.set()
 
     async def finish(self) -> Transcript:
         """The final transcript of everything fed so far; the recogniser resets for more."""
-        if self._failed:
+        if self._failed or self._closing:
             return Transcript("", True, 0.0)
         future: asyncio.Future[Transcript] = asyncio.get_running_loop().create_future()
         self._items.append(future)
@@ -54,22 +58,24 @@ class RecognitionLane:
         return await future
 
     async def close(self) -> None:
-        """Stop the lane (pending finishes get an empty transcript)."""
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        """Stop the lane: queued audio is dropped, pending finishes get an empty transcript, the
+        decoding in flight ends, then the recogniser is closed."""
+        self._closing = True
         for item in self._items:
             if isinstance(item, asyncio.Future) and not item.done():
                 item.set_result(Transcript("", True, 0.0))
         self._items.clear()
+        self._wake.set()
+        # Cancelled while waiting: the recogniser may still be decoding, so it is left alone.
+        await asyncio.shield(self._task)
         if not self._failed:
             await asyncio.to_thread(self.recognizer.close)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
-            while self._items:
+            while self._items and not self._closing:
                 head = self._items[0]
                 if isinstance(head, bytes):
                     await self._accept(self._take_batch())
@@ -92,9 +98,10 @@ class RecognitionLane:
             transcript = await asyncio.to_thread(self.recognizer.accept, pcm)
         except Exception as exc:
             self._failed = True
-            await self.on_error(exc)
+            if not self._closing:
+                await self.on_error(exc)
             return
-        if transcript is not None:
+        if transcript is not None and not self._closing:
             await self.on_transcript(transcript)
 
     async def _finish(self, future: asyncio.Future[Transcript]) -> None:
@@ -106,6 +113,7 @@ class RecognitionLane:
         except Exception as exc:
             self._failed = True
             future.set_result(Transcript("", True, 0.0))
-            await self.on_error(exc)
+            if not self._closing:
+                await self.on_error(exc)
             return
         future.set_result(result)

@@ -6,10 +6,15 @@ window lengths fed since the endpointer was made; it never reads a clock.
 
 The events of one utterance always come in this order::
 
-    SpeechStarted (PauseDetected SpeechStarted)* [PauseDetected] SpeechEnded
+    SpeechStarted ([EarlyPause] [PauseDetected] SpeechStarted)* [EarlyPause] [PauseDetected]
+    SpeechEnded
 
-A `SpeechStarted` after a `PauseDetected` means the caller went on after the pause (the pause
-is cancelled); every reported pause is followed by exactly one of the two.
+(at least one of the two pauses before every inner `SpeechStarted`). A `SpeechStarted` after a
+pause means the caller went on (the pause is cancelled). `EarlyPause` comes only when
+`early_pause_s` is set: a first short silence, before `PauseDetected`, at which a caller may
+start the work of the pause speculatively (finalising the recogniser, matching) and keep it for
+the pause; every early pause is followed by a `PauseDetected`, a `SpeechStarted` or (when the
+utterance is cut) a `SpeechEnded`.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class EndpointSettings:
     silence_threshold: float = 0.35  # speech goes on until a window falls below this
     min_speech_s: float = 0.2  # shorter bursts (clicks, coughs) are ignored
     pause_s: float = 0.25  # a short pause: the caller may have finished
+    # A shorter silence first reported as EarlyPause (None: never); must be below pause_s.
+    early_pause_s: float | None = None
     end_silence_s: float = 0.8  # the caller has finished
     max_utterance_s: float = 20.0  # an utterance is cut here (forced end)
 
@@ -65,6 +72,9 @@ class EndpointSettings:
             problems.append(
                 f"need 0 < pause_s <= end_silence_s, got {self.pause_s} and {self.end_silence_s}"
             )
+        early = self.early_pause_s
+        if early is not None and not 0.0 < early < self.pause_s:
+            problems.append(f"need 0 < early_pause_s < pause_s, got {early} and {self.pause_s}")
         if not self.max_utterance_s > self.min_speech_s:
             problems.append(
                 f"max_utterance_s ({self.max_utterance_s}) must exceed min_speech_s "
@@ -79,6 +89,14 @@ class SpeechStarted:
     """Speech (re)started at stream time `at_s`; sent once `min_speech_s` of it has been heard."""
 
     at_s: float
+
+
+@dataclass(frozen=True)
+class EarlyPause:
+    """A first short silence (`early_pause_s`) after `speech_s` of speech: a pause may follow."""
+
+    silence_s: float
+    speech_s: float
 
 
 @dataclass(frozen=True)
@@ -98,7 +116,7 @@ class SpeechEnded:
     forced: bool = False
 
 
-EndpointEvent = SpeechStarted | PauseDetected | SpeechEnded
+EndpointEvent = SpeechStarted | EarlyPause | PauseDetected | SpeechEnded
 
 
 class Endpointer:
@@ -127,6 +145,7 @@ class Endpointer:
         self._started_at: float | None = None
         self._speech_s = 0.0
         self._paused = False  # a PauseDetected is outstanding
+        self._early = False  # an EarlyPause is outstanding
 
     # --- what a caller may read -----------------------------------------------------------
 
@@ -214,12 +233,16 @@ class Endpointer:
             events.append(SpeechStarted(run_start))
         else:
             self._speech_s += run_s
-            if self._paused:
-                self._paused = False
+            if self._paused or self._early:
+                self._paused = self._early = False
                 events.append(SpeechStarted(run_start))
 
     def _check_silence(self, events: list[EndpointEvent]) -> None:
         silence = self.trailing_silence_s
+        early = self.settings.early_pause_s
+        if early is not None and not (self._early or self._paused) and silence >= early - _EPS:
+            self._early = True
+            events.append(EarlyPause(silence, self._speech_s))
         if not self._paused and silence >= self.settings.pause_s - _EPS:
             self._paused = True
             events.append(PauseDetected(silence, self._speech_s))

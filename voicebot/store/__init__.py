@@ -1,4 +1,4 @@
-"""Persistence of calls and turns (SQLAlchemy 2 + Alembic; SQLite by default, PostgreSQL too)."""
+"""Persistence of calls, turns and the operator queue (SQLAlchemy 2 + Alembic; SQLite or PostgreSQL)."""
 
 from voicebot.store.calls import (
     DECISIONS,
@@ -10,11 +10,12 @@ from voicebot.store.calls import (
     CallRecord,
     CallStore,
     DuplicateCallError,
-    StoreError,
     TurnNotFoundError,
     TurnRecord,
     default_database_url,
 )
+from voicebot.store.database import Database, StoreError
+from voicebot.store.queue import QueueError, QueueStore
 
 __all__ = [
     "DECISIONS",
@@ -25,7 +26,10 @@ __all__ = [
     "CallNotFoundError",
     "CallRecord",
     "CallStore",
+    "Database",
     "DuplicateCallError",
+    "QueueError",
+    "QueueStore",
     "StoreError",
     "TurnNotFoundError",
     "TurnRecord",

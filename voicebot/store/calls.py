@@ -16,27 +16,25 @@ can call it through `asyncio.to_thread`. Choices worth knowing:
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
 
-from voicebot.errors import VoicebotError
 from voicebot.events import Escalation
-from voicebot.store.schema import CallRow, TurnRow, is_memory_sqlite, make_engine
+from voicebot.store.database import Database, StoreError
+from voicebot.store.schema import CallRow, TurnRow
 
 OUTCOMES = (
     "resolved_by_bot",
-    "escalated",
+    "escalated",  # handed to a person (transferred)
+    "callback_requested",  # the caller chose a callback (waiting, or outside the hours)
+    "after_hours",  # outside working hours, no callback wanted
+    "abandoned",  # hung up while waiting in the operator queue
     "caller_hung_up",
     "no_input",
     "max_duration",
@@ -53,12 +51,6 @@ TURN_KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 _NO_METADATA: Mapping[str, str] = MappingProxyType({})
-
-
-class StoreError(VoicebotError):
-    """The call store refused an operation or the database failed."""
-
-    code = "store_error"
 
 
 class CallNotFoundError(StoreError):
@@ -105,6 +97,7 @@ class CallRecord:
     summary: str | None
     metadata: Mapping[str, str]
     kb_version: str | None
+    rating: int | None = None  # the caller's post-call rating, 1-5
 
 
 @dataclass(frozen=True)
@@ -135,51 +128,8 @@ def default_database_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'voicebot.db').resolve()}"
 
 
-class CallStore:
+class CallStore(Database):
     """Persists calls and turns; thread-safe, one database session per method."""
-
-    def __init__(self, url: str, *, migrate: bool = True, busy_timeout: float = 30.0) -> None:
-        """Connect to `url` (SQLAlchemy URL) and, unless told not to, migrate it to head."""
-        try:
-            self._engine = make_engine(url, busy_timeout=busy_timeout)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot use database URL {url!r}: {exc}") from exc
-        self._writer = self._engine.execution_options(voicebot_write=True)
-        # An in-memory SQLite database is one shared connection: one method at a time.
-        self._serial: AbstractContextManager[Any] = (
-            threading.Lock() if is_memory_sqlite(self._engine) else nullcontext()
-        )
-        if migrate:
-            self._migrate()
-
-    @property
-    def engine(self) -> Engine:
-        """The SQLAlchemy Engine (for other stores sharing the database)."""
-        return self._engine
-
-    def _migrate(self) -> None:
-        from alembic.util import CommandError
-
-        from voicebot.store.migrations import migrate
-
-        where = self._engine.url.render_as_string(hide_password=True)
-        try:
-            with self._serial:
-                migrate(self._engine)
-        except (SQLAlchemyError, CommandError) as exc:
-            self._engine.dispose()
-            raise StoreError(f"cannot migrate the database {where}: {exc}") from exc
-
-    @contextmanager
-    def _session(self, what: str, *, write: bool) -> Iterator[Session]:
-        """One transaction; database failures become StoreError naming the operation."""
-        bind = self._writer if write else self._engine
-        with self._serial:
-            try:
-                with Session(bind, expire_on_commit=False) as session, session.begin():
-                    yield session
-            except SQLAlchemyError as exc:
-                raise StoreError(f"{what} failed: {exc}") from exc
 
     def start_call(
         self,
@@ -332,6 +282,16 @@ class CallStore:
                 row.escalation_priority = int(escalation.priority)
                 row.summary = _text(escalation.summary)
 
+    def set_rating(self, call_id: str, rating: int) -> None:
+        """The caller's post-call rating (1-5)."""
+        if not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise StoreError(f"a rating is 1 to 5, got {rating!r}")
+        with self._session("set_rating", write=True) as session:
+            row = session.get(CallRow, _call_id(call_id), with_for_update=True)
+            if row is None:
+                raise CallNotFoundError(f"cannot rate unknown call {call_id!r}")
+            row.rating = rating
+
     def get_call(self, call_id: str) -> CallRecord | None:
         """The call, or None if it was never started."""
         with self._session("get_call", write=False) as session:
@@ -363,16 +323,6 @@ class CallStore:
         )
         with self._session("calls_from", write=False) as session:
             return [_call_record(row) for row in session.scalars(query)]
-
-    def close(self) -> None:
-        """Release every database connection."""
-        self._engine.dispose()
-
-    def __enter__(self) -> CallStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # --- validation and repair of input ----------------------------------------------------------
@@ -463,6 +413,7 @@ def _call_record(row: CallRow) -> CallRecord:
         summary=row.summary,
         metadata=dict(row.meta),
         kb_version=row.kb_version,
+        rating=row.rating,
     )
 
 

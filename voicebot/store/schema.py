@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     false,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Engine, create_engine, make_url
@@ -100,6 +101,7 @@ class CallRow(Base):
     # `metadata` is taken by the declarative base: the attribute is `meta`, the column `metadata`.
     meta: Mapped[dict[str, str]] = mapped_column("metadata", JSON_TYPE)
     kb_version: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[int | None] = mapped_column(Integer)  # post-call rating, 1-5
 
     __table_args__ = (
         Index("ix_calls_started_at", "started_at"),
@@ -137,6 +139,116 @@ class TurnRow(Base):
             "decision IS NULL OR decision IN ('answer', 'clarify', 'escalate')", name="decision"
         ),
     )
+
+
+class QueueEntryRow(Base):
+    """An escalated call waiting for, or served by, an operator (voicebot.queue.QueueEntry)."""
+
+    __tablename__ = "queue_entries"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(Text)
+    caller: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer)
+    priority_reasons: Mapped[list[str]] = mapped_column(JSON_TYPE)
+    reason: Mapped[str] = mapped_column(Text)
+    card: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)
+    state: Mapped[str] = mapped_column(Text)
+    enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    operator: Mapped[str | None] = mapped_column(Text)
+    extension: Mapped[str | None] = mapped_column(Text)
+    taken_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    result: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # "The waiting entries of a topic in serving order."
+        Index("ix_queue_entries_state_topic", "state", "topic", "priority", "enqueued_at"),
+        Index("ix_queue_entries_call_id", "call_id"),
+        # Reports filter by period.
+        Index("ix_queue_entries_enqueued_at", "enqueued_at"),
+        Index("ix_queue_entries_taken_at", "taken_at"),
+        CheckConstraint(
+            "state IN ('waiting', 'taken', 'closed', 'abandoned', 'callback')", name="state"
+        ),
+    )
+
+
+class CallbackRow(Base):
+    """A promised call back (voicebot.queue.Callback)."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    call_id: Mapped[str | None] = mapped_column(Text)
+    caller: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime())
+    state: Mapped[str] = mapped_column(Text)
+    operator: Mapped[str | None] = mapped_column(Text)
+    taken_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    result: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    __table_args__ = (
+        Index("ix_callbacks_state_deadline", "state", "deadline"),
+        Index("ix_callbacks_requested_at", "requested_at"),
+        Index("ix_callbacks_call_id", "call_id"),
+        Index("ix_callbacks_caller_closed_at", "caller", "closed_at"),
+        CheckConstraint("state IN ('open', 'taken', 'done', 'failed', 'cancelled')", name="state"),
+    )
+
+
+class OperatorRow(Base):
+    """A console user: operator, supervisor or admin (voicebot.queue.Operator)."""
+
+    __tablename__ = "operators"
+
+    login: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)
+    extension: Mapped[str] = mapped_column(Text, server_default="")
+    topics: Mapped[list[str]] = mapped_column(JSON_TYPE)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Presence, written by the console: offline | available | busy | away.
+    status: Mapped[str] = mapped_column(Text, server_default="offline")
+    status_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        CheckConstraint("role IN ('operator', 'supervisor', 'admin')", name="role"),
+        CheckConstraint("status IN ('offline', 'available', 'busy', 'away')", name="status"),
+    )
+
+
+class ConsoleSessionRow(Base):
+    """A signed-in console session; only a hash of its token is kept."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    login: Mapped[str] = mapped_column(Text, ForeignKey("operators.login", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_console_sessions_login", "login"),)
+
+
+class QueueVersionRow(Base):
+    """One row whose `version` grows with every change to the queue, callbacks or presence:
+    consoles and waiting calls in any bridge process poll it to know when to re-read."""
+
+    __tablename__ = "queue_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BIG_ID, server_default="0")
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -196,3 +308,46 @@ def is_memory_sqlite(engine: Engine) -> bool:
 def _dump_json(value: object) -> str:
     """JSON with Cyrillic kept readable in the database."""
     return json.dumps(value, ensure_ascii=False)
+
+
+class KbVersionRow(Base):
+    """One saved version of the knowledge base: every source file's text (voicebot.kb_edit).
+
+    Versions are never rewritten: a rollback is a new version with old content. `parent_id` is
+    unique, so history is a line and two editors saving on the same parent cannot both win."""
+
+    __tablename__ = "kb_versions"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    author: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text, server_default="")
+    files: Mapped[dict[str, str]] = mapped_column(JSON_TYPE)  # relative path -> text
+    content_hash: Mapped[str] = mapped_column(Text)
+    parent_id: Mapped[int | None] = mapped_column(BIG_ID)
+    published: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("parent_id"),
+        Index("ix_kb_versions_published_at", "published_at"),
+    )
+
+
+class KbAuditRow(Base):
+    """One line of the knowledge base's audit log: who did what to which entry, when."""
+
+    __tablename__ = "kb_audit"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    author: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    entry_id: Mapped[str | None] = mapped_column(Text)
+    version_id: Mapped[int | None] = mapped_column(BIG_ID)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)
+
+    __table_args__ = (
+        Index("ix_kb_audit_at", "at"),
+        Index("ix_kb_audit_entry_id_at", "entry_id", "at"),
+    )
