@@ -269,3 +269,20 @@ def test_after_listen_continue_apologises_in_russian_and_enqueues() -> None:
     ]
     with pytest.raises(ValueError):
         after_listen_verbs(CallRoute("dance"))
+
+
+@pytest.mark.parametrize(
+    ("target", "dial"),
+    [
+        ("+79161234567", {"type": "phone", "number": "+79161234567"}),
+        ("sip:101@pbx.example.ru", {"type": "sip", "sipUri": "sip:101@pbx.example.ru"}),
+        ("user:anna", {"type": "user", "name": "anna"}),
+    ],
+)
+def test_a_call_an_operator_took_is_dialled(target: str, dial: dict[str, object]) -> None:
+    verbs = after_listen_verbs(CallRoute("transfer", target, (("reason", "caller_request"),)))
+    assert verbs[-1]["verb"] == "dial" and verbs[-1]["target"] == [dial]
+    assert after_listen_verbs(CallRoute("transfer", "billing"))[-1] == {
+        "verb": "enqueue",
+        "name": "billing",
+    }

@@ -292,3 +292,18 @@ def test_twiml_when_the_bot_did_not_end_the_call_apologises_and_enqueues() -> No
     assert (say.tag, say.get("language"), say.get("voice")) == ("Say", "ru-RU", "Polly.Tatyana")
     assert "оператором" in (say.text or "")
     assert (enqueue.tag, enqueue.text) == ("Enqueue", "support")
+
+
+@pytest.mark.parametrize(
+    ("target", "verb"),
+    [
+        ("+79161234567", "<Dial><Number>+79161234567</Number></Dial>"),
+        ("sip:101@pbx.example.ru", "<Dial><Sip>sip:101@pbx.example.ru</Sip></Dial>"),
+        ("client:anna", "<Dial><Client>anna</Client></Dial>"),
+        ("101", "<Enqueue>101</Enqueue>"),
+        ("billing", "<Enqueue>billing</Enqueue>"),
+    ],
+)
+def test_a_call_an_operator_took_is_dialled_a_queue_is_enqueued(target: str, verb: str) -> None:
+    twiml = twiml_after_stream(CallRoute("transfer", target, (("reason", "caller_request"),)))
+    assert verb in twiml

@@ -107,3 +107,9 @@ class CallRoute:
     action: str
     target: str = ""
     context: tuple[tuple[str, str], ...] = ()
+
+
+def is_phone_number(target: str) -> bool:
+    """A transfer target that is a phone number ("+79161234567", or 10+ digits), not a queue."""
+    digits = target.removeprefix("+")
+    return digits.isdigit() and (target.startswith("+") or len(digits) >= 10)

@@ -25,6 +25,7 @@ from telephony_bridge.adapters.base import (
     ProtocolError,
     Translation,
     Wire,
+    is_phone_number,
 )
 from voicebot.events import (
     AudioIn,
@@ -261,7 +262,9 @@ def after_listen_verbs(
     """The jambonz application to return from the listen verb's actionHook for `route`.
 
     transfer: `tag` (the context as `customerData.voicebot`, seen by every later webhook of the
-    call) then `enqueue` into the queue named by the target, or, with `sip_uri` (a template
+    call) then `dial` when the target is where an operator answers (an operator who took the
+    call in the console: "+7..." phone, "sip:..." URI or "user:name" of jambonz), else `enqueue`
+    into the queue named by the target, or, with `sip_uri` (a template
     such as "sip:{queue}@pbx.example.ru"), `dial` to that URI with X-Voicebot-* headers.
     hangup: `hangup`. continue (the bot did not finish the call, e.g. the stream broke): a
     Russian apology with `say`, then `enqueue` into `default_queue`.
@@ -278,10 +281,23 @@ def after_listen_verbs(
     queue = route.target or default_queue
     context = dict(route.context)
     tag: dict[str, object] = {"verb": "tag", "data": {"voicebot": {"queue": queue, **context}}}
+    if operator := _operator_target(queue):
+        return [tag, {"verb": "dial", "target": [operator], "headers": sip_headers(queue, context)}]
     if sip_uri is None:
         return [tag, {"verb": "enqueue", "name": queue}]
     target = {"type": "sip", "sipUri": sip_uri.format(queue=quote(queue, safe=""))}
     return [tag, {"verb": "dial", "target": [target], "headers": sip_headers(queue, context)}]
+
+
+def _operator_target(target: str) -> dict[str, object] | None:
+    """A jambonz dial target for an operator's own line, None for a queue name."""
+    if target.startswith(("sip:", "sips:")):
+        return {"type": "sip", "sipUri": target}
+    if target.startswith("user:"):
+        return {"type": "user", "name": target.removeprefix("user:")}
+    if is_phone_number(target):
+        return {"type": "phone", "number": target}
+    return None
 
 
 def sip_headers(queue: str, context: dict[str, str]) -> dict[str, str]:

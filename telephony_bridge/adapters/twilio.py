@@ -28,6 +28,7 @@ from telephony_bridge.adapters.base import (
     ProtocolError,
     Translation,
     Wire,
+    is_phone_number,
 )
 from voicebot.audio import decode, encode
 from voicebot.events import (
@@ -294,18 +295,33 @@ def twiml_after_stream(
 ) -> str:
     """The TwiML answer to `<Connect action>` once the stream of a call has ended.
 
-    transfer -> `<Enqueue>` into the Twilio queue named after the target (or, with a TaskRouter
-    `workflow_sid`, a Task whose JSON attributes carry the target and the context); hangup ->
+    transfer -> `<Dial>` when the target is where an operator answers (an operator who took the
+    call in the console: a phone number "+7...", "sip:..." or "client:..."), else `<Enqueue>`
+    into the Twilio queue named after the target (or, with a TaskRouter `workflow_sid`, a Task
+    whose JSON attributes carry the target and the context); hangup ->
     `<Hangup/>`; continue (the bot did not end the call: bridge down, protocol error) -> a
     Russian apology and the default queue, so the caller still reaches a person.
     """
     if route.action == "hangup":
         return _twiml("<Hangup/>")
+    if route.action == "transfer" and (dial := _dial(route.target)):
+        return _twiml(dial)
     if route.action == "transfer":
         target = route.target if 0 < len(route.target) <= MAX_QUEUE_CHARS else default_queue
         return _twiml(_enqueue(target, dict(route.context), workflow_sid))
     say = f'<Say language="ru-RU" voice="Polly.Tatyana">{escape(APOLOGY_RU)}</Say>'
     return _twiml(say + _enqueue(default_queue, {"reason": "bot_unavailable"}, workflow_sid))
+
+
+def _dial(target: str) -> str:
+    """`<Dial>` to an operator's own line, or "" when the target is a queue name."""
+    if target.startswith(("sip:", "sips:")):
+        return f"<Dial><Sip>{escape(target)}</Sip></Dial>"
+    if target.startswith("client:"):
+        return f"<Dial><Client>{escape(target.removeprefix('client:'))}</Client></Dial>"
+    if is_phone_number(target):
+        return f"<Dial><Number>{escape(target)}</Number></Dial>"
+    return ""
 
 
 def _enqueue(queue: str, context: dict[str, str], workflow_sid: str) -> str:
