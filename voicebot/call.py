@@ -9,6 +9,7 @@ recorded. Any failure becomes an apology and a transfer: the caller never hears 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -703,6 +704,8 @@ class CallSession:
         except Exception:  # the queue is down: a person at once, never dead air
             log.exception("call %s: the operator queue failed", self.started.call_id)
             self._hold = None
+            with contextlib.suppress(Exception):
+                await hold.close()  # do not leave an entry waiting for a call that went on
             await self._transfer(Escalate(escalation.reason, escalation.topic))
             self._finish.set()
 
