@@ -12,18 +12,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Protocol
 
-from voicebot.asr import RecognizerFactory
+from voicebot.call_types import (
+    CallEngines,
+    CallRecorder,
+    CallResult,
+    CallSettings,
+    TurnTiming,
+)
 from voicebot.conversation import Conversation, Understanding
 from voicebot.dialogue import (
     Action,
     CallerSilent,
-    DialoguePolicy,
     EndConversation,
     Escalate,
     RecordRating,
@@ -37,7 +41,6 @@ from voicebot.events import (
     CallerHeard,
     CallStarted,
     DtmfIn,
-    Escalation,
     Hangup,
     InboundEvent,
     OutboundEvent,
@@ -45,20 +48,27 @@ from voicebot.events import (
     Transcript,
     TransferCall,
 )
-from voicebot.hold_line import HandoffDesk, HoldLine
-from voicebot.matcher import Matcher
-from voicebot.playback import Pacer, Phrase, Player, SpeechSource
+from voicebot.hold_line import HoldLine
+from voicebot.playback import Pacer, Phrase, Player
 from voicebot.recognition_lane import RecognitionLane
 from voicebot.vad import (
     EarlyPause,
     Endpointer,
-    EndpointSettings,
     PauseDetected,
     SpeechDetector,
     SpeechEnded,
     SpeechStarted,
     is_backchannel,
 )
+
+__all__ = [
+    "CallEngines",
+    "CallRecorder",
+    "CallResult",
+    "CallSession",
+    "CallSettings",
+    "TurnTiming",
+]
 
 log = logging.getLogger("voicebot.call")
 
@@ -67,112 +77,6 @@ Clock = Callable[[], datetime]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class CallRecorder(Protocol):
-    """Where calls and turns are persisted (voicebot.store.CallStore implements it)."""
-
-    def start_call(
-        self,
-        call_id: str,
-        *,
-        caller: str,
-        called: str,
-        codec: str,
-        sample_rate: int,
-        started_at: datetime,
-        metadata: dict[str, str],
-    ) -> None:
-        """A call began."""
-        ...
-
-    def add_turn(
-        self,
-        call_id: str,
-        role: str,
-        text: str,
-        *,
-        started_at: datetime,
-        kind: str | None = None,
-        entry_id: str | None = None,
-        decision: str | None = None,
-        score: float | None = None,
-        asr_confidence: float | None = None,
-        alternatives: Sequence[str] = (),
-    ) -> int:
-        """One line of the conversation; returns its id."""
-        ...
-
-    def update_turn(
-        self,
-        turn_id: int,
-        *,
-        ended_at: datetime | None = None,
-        heard: bool | None = None,
-        interrupted: bool | None = None,
-    ) -> None:
-        """What became of a bot turn: played to the end, or cut by a barge-in."""
-        ...
-
-    def set_rating(self, call_id: str, rating: int) -> None:
-        """The caller's post-call rating (1-5)."""
-        ...
-
-    def end_call(
-        self,
-        call_id: str,
-        *,
-        ended_at: datetime,
-        outcome: str,
-        end_reason: str,
-        escalation: Escalation | None = None,
-    ) -> None:
-        """The call is over."""
-        ...
-
-
-@dataclass(frozen=True)
-class CallSettings:
-    """How a call behaves; defaults are what a hotline wants."""
-
-    # A bare «да» is about 0.15 s: shorter bursts are clicks and line noise. At the early pause
-    # the recogniser is finalised and the words matched speculatively, so that the reply can
-    # start right at the pause (bench/latency.py).
-    endpoint: EndpointSettings = field(
-        default_factory=lambda: EndpointSettings(min_speech_s=0.12, early_pause_s=0.1)
-    )
-    # Speech this long interrupts the bot even before the recogniser has words for it.
-    barge_in_speech_s: float = 0.7
-    silence_timeout_s: float = 7.0
-    max_call_s: float = 900.0
-    prebuffer_frames: int = 3
-
-
-@dataclass(frozen=True)
-class CallEngines:
-    """What every call shares in one process (models are loaded once)."""
-
-    matcher: Matcher
-    policy: DialoguePolicy
-    recognizers: RecognizerFactory
-    new_detector: Callable[[int], SpeechDetector]
-    speech: SpeechSource
-    recorder: CallRecorder | None = None
-    handoff: HandoffDesk | None = None  # the operator queue; None: transfer at once
-
-
-@dataclass
-class TurnTiming:
-    """Where the time of one answer went (seconds), for metrics and the latency benchmark."""
-
-    endpoint_wait: float = 0.0
-    asr_final: float = 0.0
-    matching: float = 0.0
-    speech_start: float = 0.0
-
-    def as_dict(self) -> dict[str, float]:
-        """Rounded to the millisecond."""
-        return {k: round(v, 3) for k, v in vars(self).items()}
 
 
 @dataclass
@@ -188,17 +92,6 @@ class _Guess:
     resumed: bool = False  # the caller went on: the transcript heads the utterance
     asr_done: float = 0.0  # perf_counter() when the recogniser had finalised
     match_done: float = 0.0  # perf_counter() when the matcher had decided
-
-
-@dataclass(frozen=True)
-class CallResult:
-    """How a call ended."""
-
-    call_id: str
-    outcome: str
-    end_reason: str
-    escalation: Escalation | None
-    turns: int
 
 
 Send = Callable[[OutboundEvent], Awaitable[None]]
