@@ -560,3 +560,13 @@ def test_two_processes_take_every_entry_exactly_once(database_url: str) -> None:
             stored = dict(session.execute(select(QueueEntryRow.id, QueueEntryRow.operator)).all())
         assert stored == told
         assert elapsed < 20, f"two processes took {elapsed:.1f} s"
+
+
+def test_results_for_calls_give_the_operators_closing_code(store: QueueStore) -> None:
+    add_operator(store, "anna", extension="201", status="available", last_seen=T0)
+    closed = enqueue(store, "call-1")
+    assert store.take(closed.id, "anna", "", T0 + MINUTE) is not None
+    store.close_entry(closed.id, "anna", "resolved: объяснила тариф", T0 + 2 * MINUTE)
+    enqueue(store, "call-2")  # still waiting: no result yet
+    assert store.results_for_calls(["call-1", "call-2", "ghost"]) == {"call-1": "resolved"}
+    assert store.results_for_calls([]) == {}

@@ -37,12 +37,18 @@ Permission = Literal[
     "presence.all",  # every operator's presence
     "users.manage",  # create and deactivate console users
     "reports",  # reports and analytics: calls, waits, lost calls, ratings, staffing
+    "kb.edit",  # edit the knowledge base's entries, try them, publish a version
 ]
 
 ROLES: tuple[Role, ...] = get_args(Role)
 PERMISSIONS: tuple[Permission, ...] = get_args(Permission)
 _OPERATOR: frozenset[Permission] = frozenset({"queue.view", "queue.take", "calls.own", "callbacks"})
-_SUPERVISOR: frozenset[Permission] = _OPERATOR | {"calls.all", "presence.all", "reports"}
+_SUPERVISOR: frozenset[Permission] = _OPERATOR | {
+    "calls.all",
+    "presence.all",
+    "reports",
+    "kb.edit",
+}
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
         "operator": _OPERATOR,

@@ -177,6 +177,7 @@ def build_handoff_desk(
         vip_numbers=vip,
         mask_pii=settings.mask_pii,
         staffed=lambda: bool(queue.operators()),
+        operator_results=queue.results_for_calls,
     )
 
 

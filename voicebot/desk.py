@@ -3,7 +3,7 @@ knowledge base, the operator's card (voicebot.handoff) and the wait phrase (voic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from voicebot.entities import MaskMode
@@ -43,6 +43,7 @@ def build_desk(
     mask_pii: MaskMode = "partial",
     settings: HoldSettings | None = None,
     staffed: Callable[[], bool] = lambda: True,
+    operator_results: Callable[[Sequence[str]], Mapping[str, str]] = lambda _ids: {},
 ) -> HandoffDesk:
     """The desk every call of this process escalates through."""
     urgent = frozenset(name for name, topic in kb.config.topics.items() if topic.urgent)
@@ -59,7 +60,11 @@ def build_desk(
             turns=escalation.turns,
             answered=answered,
             caller=started.caller,
-            history=past_calls(calls, exclude_call_id=started.call_id),
+            history=past_calls(
+                calls,
+                exclude_call_id=started.call_id,
+                operator_results=operator_results([c.call_id for c in calls]),
+            ),
             now=now,
             vip_numbers=vip_numbers,
             mask_pii=mask_pii,

@@ -448,6 +448,22 @@ class QueueStore(Database):
             at = self._reference(session, now)
             return [_operator(row, at) for row in session.scalars(query)]
 
+    def results_for_calls(self, call_ids: Sequence[str]) -> dict[str, str]:
+        """The operator's closing result code of each call that was taken and closed (the text
+        before ": " of the stored result, e.g. "resolved"), for the caller's history."""
+        if not call_ids:
+            return {}
+        query = (
+            select(QueueEntryRow.call_id, QueueEntryRow.result)
+            .where(QueueEntryRow.call_id.in_(list(call_ids)), QueueEntryRow.state == "closed")
+            .order_by(QueueEntryRow.closed_at)
+        )
+        with self._session("results_for_calls", write=False) as session:
+            return {
+                str(call_id): str(result or "").split(":", 1)[0].strip()
+                for call_id, result in session.execute(query)
+            }
+
     def handle_times(self, topic: str | None, since: datetime, limit: int = 50) -> list[float]:
         """Seconds from take to close of entries closed at or after `since` (of `topic`, or all
         when None), most recent first."""
