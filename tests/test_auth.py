@@ -103,6 +103,8 @@ def test_role_permissions_are_cumulative() -> None:
     assert roles_with("calls.all") == ("supervisor", "admin")
     assert roles_with("reports") == ("supervisor", "admin")
     assert not allowed("operator", "reports")
+    assert roles_with("kb.edit") == ("supervisor", "admin")
+    assert not allowed("operator", "kb.edit")
 
 
 def test_role_titles_are_russian() -> None:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from voicebot.cli import main
 from voicebot.kb_edit import content_hash, read_files
-from voicebot.kb_sync import publish_directory
+from voicebot.kb_sync import publish_directory, sync_at_start
 from voicebot.store.kb_versions import KbVersionStore
 
 
@@ -71,3 +71,26 @@ def test_cli_refuses_a_broken_directory(tmp_path: Path) -> None:
         main, ["kb", "publish", str(broken)], env={"VOICEBOT_DATA_DIR": str(tmp_path / "d")}
     )
     assert result.exit_code != 0 and "не опубликован" in result.output
+
+
+def test_at_start_a_stale_directory_takes_the_published_version_a_new_one_is_published(
+    versions: KbVersionStore, small_kb_dir: Path
+) -> None:
+    first = sync_at_start(versions, small_kb_dir)
+    assert versions.published() == first
+    files = read_files(small_kb_dir)
+    edited = dict(files, **{"faq/tech.yaml": files["faq/tech.yaml"].replace("роутер", "модем")})
+    newer = versions.save(edited, "редактор", "правка в редакторе", first.id)
+    versions.publish(newer.id, "редактор")  # published from the editor, maybe on another host
+
+    running = sync_at_start(versions, small_kb_dir)  # this host's directory is out of date
+    assert running.id == newer.id
+    assert read_files(small_kb_dir)["faq/tech.yaml"] == edited["faq/tech.yaml"]
+
+    faq = small_kb_dir / "faq" / "billing.yaml"  # someone edits the YAML by hand
+    faq.write_text(faq.read_text("utf-8").replace("личном кабинете", "приложении"), "utf-8")
+    hand = sync_at_start(versions, small_kb_dir)
+    assert hand.id not in (first.id, newer.id)
+    published = versions.published()
+    assert published is not None and published.id == hand.id
+    assert "приложении" in published.files["faq/billing.yaml"]

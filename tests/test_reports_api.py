@@ -12,9 +12,6 @@ import csv
 import io
 import math
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,13 +21,12 @@ from typing import Any
 import data_month as dm
 import httpx
 import pytest
-import uvicorn
+from bridge_server import serving
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from test_console_api import CHEAP, ConsoleServer, FakeClock
 
 from telephony_bridge.console import ConsoleSettings, console_router
-from telephony_bridge.console import guard as guard_module
 from telephony_bridge.console.ports import OUTCOME_TITLES
 from telephony_bridge.console.reports import (
     EXTRA_OUTCOME_TITLES,
@@ -66,12 +62,6 @@ class ReportsServer:
         return self.console.base
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def reports_server(tmp_path: Path) -> Iterator[ReportsServer]:
     """Both routers in one FastAPI app in uvicorn; the month written to a temp SQLite file."""
@@ -92,26 +82,13 @@ def reports_server(tmp_path: Path) -> Iterator[ReportsServer]:
             reports, users, clock=clock, settings=ReportSettings(), console_settings=settings
         )
     )
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    with pytest.MonkeyPatch.context() as patch:
-        if "reports" not in guard_module.PERMISSION_TITLES:
-            # Until telephony_bridge/console/guard.py names the section (see the report).
-            patch.setitem(guard_module.PERMISSION_TITLES, "reports", "отчёты")
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.started, "the server did not start"
+    with serving(app) as port:
         console = ConsoleServer(
             f"http://127.0.0.1:{port}", url, users, queue, calls, clock, app, router
         )
         try:
             yield ReportsServer(console, reports, month, dm.Expected(month))
         finally:
-            server.should_exit = True
-            thread.join(10)
             reports.close()
             for store in (users, queue, calls):
                 store.close()

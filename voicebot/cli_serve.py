@@ -30,6 +30,7 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
 
     from telephony_bridge.app import BridgeConfig, Runtime, create_app
     from telephony_bridge.console import ConsoleSettings, console_router
+    from telephony_bridge.console.editor import editor_router
     from telephony_bridge.console.reports import ReportSettings, reports_router
     from telephony_bridge.kb_reload import KbPublicationPoller, KbReloader, rebuild_for
     from voicebot.call import CallEngines
@@ -44,7 +45,7 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
     from voicebot.embedding import Embedder
     from voicebot.errors import VoicebotError
     from voicebot.hold_line import HandoffDesk
-    from voicebot.kb_sync import publish_directory
+    from voicebot.kb_sync import sync_at_start
     from voicebot.knowledge import KnowledgeBase, load_knowledge_base
     from voicebot.reports import Reports
     from voicebot.store import CallStore, default_database_url
@@ -81,7 +82,7 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
     )
 
     versions = KbVersionStore(url)
-    running = publish_directory(versions, settings.kb_dir).version  # the directory is the source
+    running = sync_at_start(versions, settings.kb_dir)  # directory and database agree
     shared: dict[str, Embedder] = {}
 
     def load() -> CallEngines:
@@ -125,7 +126,16 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
         settings=ReportSettings(tz=settings.reports_timezone),
         console_settings=console_settings,
     )
-    app = create_app(config, load, routers=[console, reports], background=[follow_publications])
+    editor = editor_router(
+        versions,
+        users,
+        matcher_for=lambda kb: build_matcher(settings, kb, embedder=shared.get("embedder")),
+        clock=lambda: datetime.now(UTC),
+        console_settings=console_settings,
+        kb_dir=settings.kb_dir,
+    )
+    routers = [console, reports, editor]
+    app = create_app(config, load, routers=routers, background=[follow_publications])
     uvicorn.run(
         app,
         host=host or settings.bridge_host,

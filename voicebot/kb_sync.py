@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from voicebot.kb_edit import content_hash, read_files
+from voicebot.kb_edit import content_hash, draft_from_files, read_files, write_directory
 from voicebot.store.kb_versions import KbVersion, KbVersionConflict, KbVersionStore
 
 DIRECTORY_AUTHOR = "каталог"
@@ -51,3 +51,26 @@ def publish_directory(
             continue  # someone saved meanwhile: look again
         return Synced(versions.publish(saved.id, author, now), True)
     raise KbVersionConflict("не удалось опубликовать каталог: версии меняются одновременно")
+
+
+HISTORY_LOOKBACK = 1000  # how many versions back a directory counts as merely out of date
+
+
+def sync_at_start(
+    versions: KbVersionStore, root: Path, *, now: datetime | None = None
+) -> KbVersion:
+    """What a bridge runs at start-up, with the directory and the database agreeing afterwards.
+
+    Nothing published yet, or the directory holds content never saved (someone edited the YAML):
+    the directory is published. The directory holds an older saved version (the editor published
+    since, perhaps from another host): the published version is written into the directory."""
+    files = read_files(root)
+    wanted = content_hash(files)
+    published = versions.published()
+    if published is None or published.content_hash == wanted:
+        return publish_directory(versions, root, now=now).version
+    known = {v.content_hash for v in versions.history(HISTORY_LOOKBACK)}
+    if wanted not in known:
+        return publish_directory(versions, root, message="изменения в каталоге", now=now).version
+    write_directory(draft_from_files(dict(published.files)), root)
+    return published

@@ -59,6 +59,7 @@ PERMISSION_TITLES: Mapping[Permission, str] = {
     "presence.all": "присутствие операторов",
     "users.manage": "управление пользователями",
     "reports": "отчёты",
+    "kb.edit": "база знаний",
 }
 
 
