@@ -325,7 +325,7 @@ def test_roles_operator_is_refused_the_admin_page_admin_manages_users(
 
     admin = sign_in(browser, console, console.user("admin", name="Дмитрий Админов"))
     expect(admin.locator("nav a")).to_have_text(
-        ["Очередь", "Обратные звонки", "Смена", "Отчёты", "Пользователи"]
+        ["Очередь", "Обратные звонки", "Смена", "Отчёты", "База знаний", "Пользователи"]
     )
     admin.click("nav >> text=Пользователи")
     admin.wait_for_url("**/console/users")
