@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+from bridge_server import serving
 from speech_samples import espeak_wav, have_espeak
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -44,12 +42,6 @@ KB_KO = Path(__file__).parent / "data" / "kb_ko"
 TOKEN = "test-secret"
 RATE = 8000
 FRAME = 160  # bytes of one 20 ms A-law frame
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def undithered_model(model_dir: Path, tmp: Path) -> Path:
@@ -107,20 +99,9 @@ def bridge(
         speech=SpeechOutput(voice, PhraseCache(tmp / "speech", voice), normalize=str.strip),
         recorder=store,
     )
-    port = _free_port()
     app = create_app(BridgeConfig(token=TOKEN), engines)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=65536)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the bridge did not start"
-    yield Bridge(f"ws://127.0.0.1:{port}/ws/call", f"http://127.0.0.1:{port}", store)
-    server.should_exit = True
-    thread.join(10)
+    with serving(app) as port:
+        yield Bridge(f"ws://127.0.0.1:{port}/ws/call", f"http://127.0.0.1:{port}", store)
     store.close()
 
 

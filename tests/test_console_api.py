@@ -8,7 +8,6 @@ the role, POSTs check the origin, and the queue, call and callback flows answer 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from bridge_server import serving
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from websockets.exceptions import ConnectionClosed
@@ -147,12 +146,6 @@ class ConsoleServer:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def console_server(
     tmp_path: Path, settings: ConsoleSettings | None = None
@@ -169,23 +162,14 @@ def console_server(
     app = FastAPI()
     router = console_router(users, queue, calls, clock=clock, settings=settings)
     app.include_router(router)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the console did not start"
-    try:
-        yield ConsoleServer(
-            f"http://127.0.0.1:{port}", url, users, queue, calls, clock, app, router
-        )
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        for store in (users, queue, calls):
-            store.close()
+    with serving(app) as port:
+        try:
+            yield ConsoleServer(
+                f"http://127.0.0.1:{port}", url, users, queue, calls, clock, app, router
+            )
+        finally:
+            for store in (users, queue, calls):
+                store.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
-from test_console_api import PASSWORD
+from console_browser import sign_in as sign_in_console
+from playwright.sync_api import Browser, Page, expect
 from test_kb_editor_api import KbServer, kb_server
 
 WAIT_MS = 8000
@@ -22,20 +22,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KbServer]:
 
 def sign_in(browser: Browser, srv: KbServer, role: str, errors: list[str]) -> Page:
     """A fresh context signed in as a new user of `role`; console errors go to `errors`."""
-    page = browser.new_context(locale="ru-RU").new_page()
-    page.set_default_timeout(WAIT_MS)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
-
-    page.on("console", on_console)
-    page.goto(f"{srv.base}/console/login")
-    page.fill("#login", srv.console.user(role))
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url("**/console/queue")
-    return page
+    return sign_in_console(browser, srv.base, srv.console.user(role), errors, wait_ms=WAIT_MS)
 
 
 def test_an_editor_creates_an_entry_and_publishes(browser: Browser, srv: KbServer) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import data_month as dm
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
-from test_console_api import PASSWORD
+from console_browser import sign_in as sign_in_console
+from playwright.sync_api import Browser, Page, expect
 from test_reports_api import ReportsServer, reports_server
 
 WAIT_MS = 8000
@@ -28,20 +28,9 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportsServer]:
 
 def sign_in(browser: Browser, srv: ReportsServer, role: str, errors: list[str]) -> Page:
     """A fresh context signed in as a new user of `role`; console errors go to `errors`."""
-    page = browser.new_context(locale="ru-RU", accept_downloads=True).new_page()
-    page.set_default_timeout(WAIT_MS)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
-
-    page.on("console", on_console)
-    page.goto(f"{srv.base}/console/login")
-    page.fill("#login", srv.console.user(role))
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url("**/console/queue")
-    return page
+    return sign_in_console(
+        browser, srv.base, srv.console.user(role), errors, wait_ms=WAIT_MS, accept_downloads=True
+    )
 
 
 def loaded(page: Page, n: int) -> None:

@@ -35,7 +35,8 @@ def publish_command(directory: Path, author: str, message: str, dry_run: bool) -
 
     settings = Settings(kb_dir=directory)
     url = settings.database_url or default_database_url(settings.data_dir)
-    versions, calls = KbVersionStore(url), CallStore(url)
+    calls = CallStore(url)  # migrates the database once
+    versions = KbVersionStore(url, migrate=False)
     files = read_files(directory)
     try:
         candidate = draft_from_files(files)

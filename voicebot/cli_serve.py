@@ -68,8 +68,11 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
         click.echo(f"VOICEBOT_BRIDGE_TOKEN is not set; this run's token: {token}", err=True)
 
     url = settings.database_url or default_database_url(settings.data_dir)
-    calls, queue, users = CallStore(url), QueueStore(url), UserStore(url)
-    kb = load_knowledge_base(settings.kb_dir)
+    calls = CallStore(url)  # migrates the database once; the other stores share it as it is
+    queue, users = QueueStore(url, migrate=False), UserStore(url, migrate=False)
+    versions = KbVersionStore(url, migrate=False)
+    running = sync_at_start(versions, settings.kb_dir)  # directory and database agree
+    kb = load_knowledge_base(settings.kb_dir)  # after the sync, which may rewrite the directory
     topics = kb.config.topics
     console_settings = ConsoleSettings(
         topic_titles={name: topic.title for name, topic in topics.items()},
@@ -81,14 +84,12 @@ def serve_command(kb_dir: Path | None, host: str | None, port: int | None) -> No
         users, queue, calls, clock=lambda: datetime.now(UTC), settings=console_settings
     )
 
-    versions = KbVersionStore(url)
-    running = sync_at_start(versions, settings.kb_dir)  # directory and database agree
     shared: dict[str, Embedder] = {}
 
     def load() -> CallEngines:
         shared["embedder"] = embedder = build_embedder(settings)
-        engines = build_call_engines(settings, calls=calls, queue=queue, embedder=embedder)
-        kb, speech = engines.policy.kb, engines.speech
+        engines = build_call_engines(settings, kb=kb, calls=calls, queue=queue, embedder=embedder)
+        speech = engines.speech
         if isinstance(speech, SpeechOutput):  # pre-synthesise every answer and prompt
 
             def prepare() -> None:

@@ -121,19 +121,20 @@ def build_call_engines(
     settings: Settings,
     *,
     recognizers: RecognizerFactory | None = None,
+    kb: KnowledgeBase | None = None,
     calls: CallStore | None = None,
     queue: QueueStore | None = None,
     embedder: Embedder | None = None,
 ) -> CallEngines:
     """Everything calls share in one process: KB, matcher, policy, ASR, VAD, voice, the call
-    store and the operator queue (opened here unless given)."""
+    store and the operator queue (the KB and stores are loaded or opened here unless given)."""
     from voicebot.call import CallEngines
     from voicebot.dialogue import DialoguePolicy
     from voicebot.engines.silero import SileroSpeechDetector, SileroVadModel
     from voicebot.store import CallStore, default_database_url
     from voicebot.store.queue import QueueStore
 
-    kb = load_knowledge_base(settings.kb_dir)
+    kb = kb or load_knowledge_base(settings.kb_dir)
     recognizers = recognizers or build_recognizers(settings)
     matcher = build_matcher(settings, kb, embedder=embedder)
     speech, warning = build_speech_output(settings, kb.config.language)
